@@ -1,0 +1,5 @@
+import sys
+
+from mrfcore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Inference methods; each module registers one method."""

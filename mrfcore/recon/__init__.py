@@ -1,0 +1,1 @@
+"""Reconstruction methods; each module registers one method."""
