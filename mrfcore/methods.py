@@ -25,13 +25,21 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_type_hints
 
 from mrfcore.progress import Progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mrfcore.data import ImageSeries, KSpaceData
+    from mrfcore.dictionary import Dictionary
 
 __all__ = [
     "INFERENCE",
     "RECONSTRUCTION",
+    "InferenceInputs",
+    "ReconstructionInputs",
     "MethodInfo",
     "OptionSpec",
     "Registry",
@@ -151,6 +159,45 @@ def options_from_dict(options_type: type, values: dict[str, Any]) -> Any:
     options = options_type(**converted)
     validate_options(options)
     return options
+
+
+@dataclass
+class ReconstructionInputs:
+    """What every reconstruction method receives.
+
+    Attributes
+    ----------
+    kspace
+        The raw data (samples, trajectory, sequence, geometry).
+    basis
+        Temporal subspace V, complex64, shape (frames, s), orthonormal columns (usually
+        ``Dictionary.basis`` for ``kspace.sequence``).
+    device
+        Compute device choice, resolved with :func:`mrfcore.device.select_device`.
+    """
+
+    kspace: KSpaceData
+    basis: np.ndarray
+    device: str = "auto"
+
+
+@dataclass
+class InferenceInputs:
+    """What every inference method receives.
+
+    Attributes
+    ----------
+    images
+        The TSMI, in the dictionary's subspace or as time frames (then projected).
+    dictionary
+        Compressed dictionary for the images' sequence (atoms, parameters, basis).
+    device
+        Compute device choice, resolved with :func:`mrfcore.device.select_device`.
+    """
+
+    images: ImageSeries
+    dictionary: Dictionary
+    device: str = "auto"
 
 
 class Method(Protocol):
