@@ -250,9 +250,7 @@ class QuantitativeMaps:
         for name in ("t1_ms", "t2_ms", "pd", "mask"):
             shape = getattr(self, name).shape
             if tuple(shape) != tuple(self.geometry.matrix):
-                raise ValueError(
-                    f"map {name} has shape {shape}, expected {self.geometry.matrix}"
-                )
+                raise ValueError(f"map {name} has shape {shape}, expected {self.geometry.matrix}")
 
     def maps(self) -> dict[str, tuple[np.ndarray, str]]:
         """Every map by name with its unit, T1/T2/PD first."""

@@ -65,7 +65,9 @@ def select_device(choice: str | torch.device | None = None) -> torch.device:
         raise ValueError(f"unknown compute device {choice!r}: {error}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"compute device {choice!r} was requested but no CUDA GPU is available")
+            raise ValueError(
+                f"compute device {choice!r} was requested but no CUDA GPU is available"
+            )
         index = device.index or 0
         if index >= torch.cuda.device_count():
             raise ValueError(

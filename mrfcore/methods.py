@@ -227,8 +227,7 @@ class MethodInfo:
         options = self.default_options() if options is None else options
         if not isinstance(options, self.options_type):
             raise TypeError(
-                f"{self.label} expects {self.options_type.__name__}, "
-                f"got {type(options).__name__}"
+                f"{self.label} expects {self.options_type.__name__}, got {type(options).__name__}"
             )
         validate_options(options)
         return self.method_type().run(inputs, options, progress or Progress())

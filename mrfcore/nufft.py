@@ -34,15 +34,15 @@ def worker_count() -> int:
     value = os.environ.get("MRF_STUDIO_THREADS")
     if value:
         return max(1, int(value))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
 def _radians(coords: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
     coords = np.asarray(coords)
     if coords.ndim != 2 or coords.shape[1] != len(shape):
-        raise ValueError(
-            f"coordinates must have shape (points, {len(shape)}), got {coords.shape}"
-        )
+        raise ValueError(f"coordinates must have shape (points, {len(shape)}), got {coords.shape}")
     dtype = np.float32 if coords.dtype == np.float32 else np.float64
     return [
         np.ascontiguousarray(coords[:, i] * (2 * np.pi / n), dtype=dtype)
@@ -77,8 +77,12 @@ def forward(
     dtype = np.complex64 if grid.dtype == np.complex64 else np.complex128
     points = _radians(coords.astype(np.float32 if dtype == np.complex64 else np.float64), shape)
     values = _FORWARD[ndim](
-        *points, np.ascontiguousarray(grid, dtype=dtype), eps=eps, isign=-1,
-        nthreads=nthreads, modeord=0,
+        *points,
+        np.ascontiguousarray(grid, dtype=dtype),
+        eps=eps,
+        isign=-1,
+        nthreads=nthreads,
+        modeord=0,
     )
     values = values.reshape(grid.shape[0], -1) / np.sqrt(np.prod(shape)).astype(values.real.dtype)
     return values if batched else values[0]
@@ -113,8 +117,13 @@ def adjoint(
     dtype = np.complex64 if samples.dtype == np.complex64 else np.complex128
     points = _radians(coords.astype(np.float32 if dtype == np.complex64 else np.float64), shape)
     images = _ADJOINT[len(shape)](
-        *points, np.ascontiguousarray(samples, dtype=dtype), shape, eps=eps, isign=1,
-        nthreads=nthreads, modeord=0,
+        *points,
+        np.ascontiguousarray(samples, dtype=dtype),
+        shape,
+        eps=eps,
+        isign=1,
+        nthreads=nthreads,
+        modeord=0,
     )
     images = images.reshape((samples.shape[0], *shape)) / np.sqrt(np.prod(shape)).astype(
         images.real.dtype
@@ -122,7 +131,9 @@ def adjoint(
     return images if batched else images[0]
 
 
-def map_parallel(function: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> list[R]:
+def map_parallel(
+    function: Callable[[T], R], items: Iterable[T], workers: int | None = None
+) -> list[R]:
     """``[function(item) for item in items]`` on a thread pool, in order.
 
     finufft's calls release the GIL, so single-threaded transforms of different frames

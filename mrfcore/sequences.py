@@ -174,8 +174,16 @@ class Sequence:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Sequence:
-        known = {"name", "description", "readout", "ti_ms", "flip_angle_deg", "phase_deg",
-                 "tr_ms", "te_ms"}
+        known = {
+            "name",
+            "description",
+            "readout",
+            "ti_ms",
+            "flip_angle_deg",
+            "phase_deg",
+            "tr_ms",
+            "te_ms",
+        }
         missing = {"flip_angle_deg", "tr_ms", "te_ms"} - set(values)
         if missing:
             raise ValueError(f"sequence is missing {sorted(missing)}")
@@ -393,8 +401,8 @@ def read_sequence(
             table, meta = _read_csv(path)
             values = {**{k: v for k, v in meta.items() if k in _CSV_META}, **table}
             if "ti_ms" in values:
-                values["ti_ms"] = None if values["ti_ms"] in ("", "none", "None") else float(
-                    values["ti_ms"]
+                values["ti_ms"] = (
+                    None if values["ti_ms"] in ("", "none", "None") else float(values["ti_ms"])
                 )
         values.setdefault("name", path.stem)
         if te_ms is not None and "te_ms" not in values:
@@ -411,7 +419,9 @@ def read_sequence(
         return Sequence.from_dict(values)
     except ValueError as error:
         message = str(error)
-        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        raise ValueError(
+            message if message.startswith(str(path)) else f"{path}: {message}"
+        ) from None
 
 
 def write_sequence(sequence: Sequence, path: str | Path) -> Path:

@@ -19,6 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             continue
         module = importlib.import_module(f"mrfcore.bench.{info.name}")
         doc = (module.__doc__ or "").strip().splitlines()
-        sub = benchmarks.add_parser(info.name, help=doc[0] if doc else "", description=module.__doc__)
+        sub = benchmarks.add_parser(
+            info.name, help=doc[0] if doc else "", description=module.__doc__
+        )
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)

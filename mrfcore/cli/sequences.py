@@ -23,8 +23,10 @@ def run(args: argparse.Namespace) -> int:
     if args.name is None:
         for name in BUILTIN_SEQUENCES:
             sequence = load_sequence(name)
-            print(f"{name:18s} {sequence.n_frames:5d} frames  {sequence.readout:5s}  "
-                  f"hash {sequence.content_hash()}  {sequence.description}")
+            print(
+                f"{name:18s} {sequence.n_frames:5d} frames  {sequence.readout:5s}  "
+                f"hash {sequence.content_hash()}  {sequence.description}"
+            )
         return 0
     sequence = load_sequence(args.name, te_ms=args.te)
     prep = "none" if sequence.ti_ms is None else f"inversion, TI {sequence.ti_ms:g} ms"

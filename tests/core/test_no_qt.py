@@ -31,9 +31,15 @@ def test_importing_every_mrfcore_module_loads_no_qt():
 def test_import_mrfcore_does_not_import_torch():
     # The GUI opens its window before torch is loaded; keep the package root light.
     result = subprocess.run(
-        [sys.executable, "-c", "import sys, mrfcore, mrfcore.methods, mrfcore.sequences; "
-         "print('torch' in sys.modules)"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import sys, mrfcore, mrfcore.methods, mrfcore.sequences; "
+            "print('torch' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -10,7 +10,7 @@ def test_forward_matches_sigpy_and_adjoint_is_adjoint(shape):
     rng = np.random.default_rng(0)
     ndim = len(shape)
     coords = (rng.uniform(-0.5, 0.5, size=(500, ndim)) * np.array(shape)).astype(np.float64)
-    images = (rng.standard_normal((3, *shape)) + 1j * rng.standard_normal((3, *shape)))
+    images = rng.standard_normal((3, *shape)) + 1j * rng.standard_normal((3, *shape))
     ours = nufft.forward(images, coords, eps=1e-9)
     reference = np.stack([sigpy.nufft(image, coords, oversamp=2.0, width=8) for image in images])
     assert np.linalg.norm(ours - reference) / np.linalg.norm(reference) < 1e-4
