@@ -24,7 +24,14 @@ from mrfcore.methods import (
 )
 from mrfcore.progress import Progress, ProgressCallback, ensure_progress
 
-__all__ = ["RunRequest", "RunResult", "default_request", "describe_input", "run_pipeline"]
+__all__ = [
+    "RunRequest",
+    "RunResult",
+    "default_request",
+    "describe_input",
+    "load_input",
+    "run_pipeline",
+]
 
 DEFAULT_RECONSTRUCTION = "lrtv"
 DEFAULT_INFERENCE = "dm"
@@ -229,6 +236,13 @@ def run_pipeline(
     }
     maps.provenance = provenance
     return RunResult(maps=maps, images=images, timings=timings, provenance=provenance)
+
+
+def load_input(path: str | Path, **kwargs: Any) -> KSpaceData | ImageSeries:
+    """Open a raw or image input; see :func:`mrfcore.io.loading.open_input`."""
+    from mrfcore.io.loading import open_input
+
+    return open_input(path, **kwargs)
 
 
 def describe_input(data: KSpaceData | ImageSeries | QuantitativeMaps) -> dict[str, str]:
