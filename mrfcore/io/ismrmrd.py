@@ -85,8 +85,15 @@ _LAST_IN_MEASUREMENT = 25
 _NOT_IMAGING = (19, 20, 23, 24, 26, 27, 28, 29, 30, 31)  # noise, calibration, navigators …
 
 _COUNTERS = (
-    "kspace_encode_step_1", "kspace_encode_step_2", "average", "slice", "contrast",
-    "phase", "repetition", "set", "segment",
+    "kspace_encode_step_1",
+    "kspace_encode_step_2",
+    "average",
+    "slice",
+    "contrast",
+    "phase",
+    "repetition",
+    "set",
+    "segment",
 )
 _BALANCED_NAMES = {"truefisp", "trufi", "bssfp", "ssfp", "balanced", "fiesta", "bffe"}
 _SPOILED_NAMES = {"fisp", "mrf-fisp", "spoiled", "flash", "gre", "spgr", "ffe"}
@@ -190,8 +197,11 @@ def _floats(element: ElementTree.Element | None, name: str, source: str) -> list
 
 def _user_parameters(element: ElementTree.Element | None, source: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for kind, convert in (("userParameterLong", int), ("userParameterDouble", float),
-                          ("userParameterString", str)):
+    for kind, convert in (
+        ("userParameterLong", int),
+        ("userParameterDouble", float),
+        ("userParameterString", str),
+    ):
         for item in _children(element, kind):
             name, value = _text(item, "name"), _text(item, "value")
             if name is None:
@@ -238,8 +248,10 @@ def parse_header(xml: str | bytes, source: str = "ISMRMRD header") -> IsmrmrdHea
     encoding = encodings[0]
     encoded_matrix, encoded_fov = _space(encoding, "encodedSpace", source)
     recon = _child(encoding, "reconSpace")
-    matrix, fov = _space(encoding, "reconSpace", source) if recon is not None else (
-        encoded_matrix, encoded_fov
+    matrix, fov = (
+        _space(encoding, "reconSpace", source)
+        if recon is not None
+        else (encoded_matrix, encoded_fov)
     )
     description = _child(encoding, "trajectoryDescription")
     trajectory_parameters = _user_parameters(description, source)
@@ -330,8 +342,10 @@ def header_sequence(info: IsmrmrdHeaderInfo, n_frames: int, source: str) -> Sequ
     flips = per_frame(schedule.flip_angle_deg, "flipAngle_deg", constant_ok=False)
     tr = per_frame(schedule.tr_ms, "TR", constant_ok=True)
     te = per_frame(schedule.te_ms, "TE", constant_ok=True)
-    phase = None if schedule.phase_deg is None else per_frame(
-        schedule.phase_deg, "mrf_rf_phase_deg", constant_ok=True
+    phase = (
+        None
+        if schedule.phase_deg is None
+        else per_frame(schedule.phase_deg, "mrf_rf_phase_deg", constant_ok=True)
     )
     if len(set(schedule.ti_ms)) > 1:
         raise ValueError(
@@ -594,9 +608,7 @@ def read_ismrmrd(
             f"{source}: the data has {n_frames} frames but sequence '{sequence.name}' has "
             f"{sequence.n_frames}"
         )
-    trajectory, units, units_source = _trajectory_scale(
-        acquisitions["trajectory"], info, source
-    )
+    trajectory, units, units_source = _trajectory_scale(acquisitions["trajectory"], info, source)
     matrix = info.matrix[:2]
     voxel = tuple(f / n for f, n in zip(info.fov_mm[:2], matrix, strict=True))
     if not all(v > 0 for v in voxel):
@@ -768,7 +780,8 @@ def _acquisition_table(data: KSpaceData) -> np.ndarray:
     head["phase_dir"] = (0.0, 1.0, 0.0)
     head["slice_dir"] = (0.0, 0.0, 1.0)
     head["scan_counter"] = np.arange(1, table.size + 1)
-    dwell = float((data.metadata.get("trajectory") or {}).get("dwell_time_us") or 0.0)
+    dwell = (data.metadata.get("trajectory") or {}).get("dwell_time_us")
+    dwell = float(dwell or data.metadata.get("sample_time_us") or 0.0)
     head["sample_time_us"] = dwell
     if noise is not None:
         head["flags"][0] = _flag(_NOISE)
@@ -833,8 +846,9 @@ def write_ismrmrd(data: KSpaceData, path: str | Path, dataset: str = "dataset") 
         if truth is not None:
             node = studio.create_group("ground_truth")
             for name in ("t1_ms", "t2_ms", "pd", "labels"):
-                node.create_dataset(name, data=np.asarray(getattr(truth, name)),
-                                    compression="gzip", shuffle=True)
+                node.create_dataset(
+                    name, data=np.asarray(getattr(truth, name)), compression="gzip", shuffle=True
+                )
             node.attrs["label_names"] = json.dumps(
                 {str(k): v for k, v in truth.label_names.items()}
             )
