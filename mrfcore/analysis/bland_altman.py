@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,8 @@ def bland_altman(
             difference = 100 * difference / mean
         if not np.all(np.isfinite(difference)):
             raise ValueError("percentage differences need pair means that are not zero")
+    from scipy import stats  # imported here: scipy.stats costs seconds at GUI start-up
+
     bias = float(difference.mean())
     sd = float(difference.std(ddof=1))
     z = float(stats.norm.ppf(0.5 + confidence / 2))

@@ -2,9 +2,10 @@
 
 NIfTI (:func:`export_nifti`)
     ``<prefix>_T1map.nii.gz``, ``<prefix>_T2map.nii.gz``, ``<prefix>_PDmap.nii.gz``,
-    each with a ``.json`` sidecar, on the maps' own affine.  BIDS defines T1map and
-    T2map values in **seconds**, so they are written in seconds by default
-    (``time_unit='ms'`` writes ms and says so in the sidecar's ``Units``).  The mask is
+    each with a ``.json`` sidecar, on the maps' own affine.  T1 and T2 are written in
+    milliseconds, the unit everything in MRF Studio shows, and the sidecar's ``Units``
+    says so; ``time_unit='s'`` writes seconds, as the BIDS qMRI appendix defines T1map
+    and T2map, for pipelines that expect that.  The mask is
     ``<prefix>_desc-mrf_mask.nii.gz``.  Extra maps: a BIDS suffix where one fits
     (``b1`` → ``TB1map``, ``m0`` → ``M0map``, ``r1``/``r2`` → ``R1map``/``R2map``,
     ``t2star`` → ``T2starmap``); names starting ``t1_``/``t2_``/``pd_`` (e.g.
@@ -281,7 +282,7 @@ def export_nifti(
     folder: str | Path,
     prefix: str,
     *,
-    time_unit: str = "s",
+    time_unit: str = "ms",
     include_mask: bool = True,
     include_extra: bool = True,
 ) -> list[Path]:
@@ -296,7 +297,8 @@ def export_nifti(
     prefix
         BIDS entities, e.g. ``sub-01_ses-1_acq-mrf`` (letters, digits, '-', '_').
     time_unit
-        ``'s'`` (BIDS) or ``'ms'`` for T1, T2 and time-valued extras.
+        ``'ms'`` (default) or ``'s'`` (the BIDS qMRI unit) for T1, T2 and time-valued
+        extras.
 
     Returns
     -------

@@ -110,16 +110,16 @@ def test_nifti_round_trip_names_and_sidecar(tmp_path):
     t1 = nib.load(tmp_path / "out" / "sub-01_acq-mrf_T1map.nii.gz")
     np.testing.assert_allclose(t1.affine, SHEARED, atol=1e-6)
     assert t1.header.get_sform(coded=True)[1] == 1
-    np.testing.assert_allclose(t1.get_fdata()[..., 0], maps.t1_ms / 1000, rtol=1e-6)  # seconds
+    np.testing.assert_allclose(t1.get_fdata()[..., 0], maps.t1_ms, rtol=1e-6)  # ms
     assert np.isnan(t1.get_fdata()[0]).all()
     std = nib.load(tmp_path / "out" / "sub-01_acq-mrf_desc-std_T1map.nii.gz").get_fdata()
-    np.testing.assert_allclose(std, 0.02)
+    np.testing.assert_allclose(std, 20.0)
     mask = nib.load(tmp_path / "out" / "sub-01_acq-mrf_desc-mrf_mask.nii.gz")
     np.testing.assert_array_equal(mask.get_fdata()[..., 0], maps.mask)
 
     text = (tmp_path / "out" / "sub-01_acq-mrf_T1map.json").read_text()
     sidecar = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
-    assert sidecar["Units"] == "s" and sidecar["Sources"] == ["/data/scan.h5"]
+    assert sidecar["Units"] == "ms" and sidecar["Sources"] == ["/data/scan.h5"]
     assert sidecar["EstimationAlgorithm"] == "lrtv + dm"
     assert sidecar["SoftwareName"] == "MRF Studio" and sidecar["SoftwareVersion"]
     recorded = sidecar["MRFStudio"]
@@ -133,9 +133,9 @@ def test_nifti_round_trip_names_and_sidecar(tmp_path):
     )
 
 
-def test_nifti_export_in_ms_reads_back_through_load_maps(tmp_path):
+def test_nifti_export_in_seconds_reads_back_through_load_maps(tmp_path):
     maps = _maps(matrix=(4, 3, 2), affine=OBLIQUE)
-    export_nifti(maps, tmp_path, "sub-02", time_unit="ms")
+    export_nifti(maps, tmp_path, "sub-02", time_unit="s")
     back = load_maps(
         tmp_path / "sub-02_T1map.nii.gz",
         tmp_path / "sub-02_T2map.nii.gz",
@@ -143,7 +143,7 @@ def test_nifti_export_in_ms_reads_back_through_load_maps(tmp_path):
     )
     np.testing.assert_allclose(back.t1_ms, maps.t1_ms, rtol=1e-6)
     np.testing.assert_allclose(back.geometry.affine, OBLIQUE, atol=1e-6)
-    assert back.provenance["inputs"]["t1"]["units"]["reason"] == "unit 'ms' declared by the file"
+    assert back.provenance["inputs"]["t1"]["units"]["reason"] == "unit 's' declared by the file"
 
 
 def test_to_json_compatible_handles_numpy_and_objects():
