@@ -148,7 +148,7 @@ def test_export_run_as_nifti(window, tmp_path):
     names = {f.name for f in files}
     assert {"sub-01_acq-mrf_T1map.nii.gz", "sub-01_acq-mrf_T1map.json"} <= names
     t1 = nib.load(tmp_path / "sub-01_acq-mrf_T1map.nii.gz").get_fdata()[:, :, 0]
-    np.testing.assert_allclose(t1, run.maps.t1_ms / 1000.0, rtol=1e-6)  # BIDS: seconds
+    np.testing.assert_allclose(t1, run.maps.t1_ms, rtol=1e-6)  # ms, as shown in the app
 
 
 def test_views_save_as_png_and_svg(window, tmp_path):
