@@ -98,18 +98,10 @@ def default_request(source: KSpaceData | ImageSeries) -> RunRequest:
 
 
 def _grid(name: str):
-    from mrfcore.dictionary import ParameterGrid
+    # One source of truth for named grids: mrfcore.dictionary.GRID_PRESETS.
+    from mrfcore.dictionary import grid_preset
 
-    grids = {
-        "paper": ParameterGrid.paper,
-        "coarse": lambda: ParameterGrid.regular((100, 4000, 40), (20, 600, 8)),
-    }
-    try:
-        return grids[name]()
-    except KeyError:
-        raise ValueError(
-            f"unknown dictionary grid {name!r}; choose one of {sorted(grids)}"
-        ) from None
+    return grid_preset(name)
 
 
 def run_pipeline(
@@ -263,8 +255,11 @@ def describe_input(data: KSpaceData | ImageSeries | QuantitativeMaps) -> dict[st
             "interleaves per frame": str(data.n_interleaves),
             "readout samples": str(data.n_readout),
         }
-        if "trajectory_kind" in data.metadata:
-            info["trajectory"] = str(data.metadata["trajectory_kind"])
+        trajectory = data.metadata.get("trajectory_type") or data.metadata.get("trajectory_kind")
+        if trajectory:
+            info["trajectory"] = str(trajectory)
+        if data.metadata.get("trajectory_units"):
+            info["trajectory units"] = str(data.metadata["trajectory_units"])
     elif isinstance(data, ImageSeries):
         kind = (
             f"subspace images (rank {data.data.shape[0]})"

@@ -1,7 +1,7 @@
-"""ISMRMRD (HDF5) raw data: MRF Studio's one raw format, read and written.
+"""ISMRMRD (HDF5) raw data: MRF Studio's own scans and files from scanners and other tools.
 
-Layout written by :func:`write_ismrmrd` (and what :func:`read_ismrmrd` expects)
----------------------------------------------------------------------------------
+Layout written by :func:`write_ismrmrd` (MRF Studio's simulated scans)
+----------------------------------------------------------------------
 ``/dataset/xml``
     The ISMRMRD XML header (built with the ``ismrmrd`` package's own schema classes):
 
@@ -13,8 +13,7 @@ Layout written by :func:`write_ismrmrd` (and what :func:`read_ismrmrd` expects)
     - ``sequenceParameters``, the MRF schedule, one value per frame: ``TR``, ``TE``
       (ms), ``flipAngle_deg``; ``TI`` (ms) holds the one inversion time when there is an
       inversion and is absent otherwise; ``sequence_type`` is ``"FISP"`` (spoiled) or
-      ``"TrueFISP"`` (balanced).  A reader of other files accepts one TR or TE for all
-      frames, never one flip angle.
+      ``"TrueFISP"`` (balanced).
     - ``userParameters``: ``trajectory_units`` = ``"cycles/FOV"`` (k in units of 1/FOV,
       the edge of the matrix at ±N/2); ``mrf_readout`` (``fisp``/``bssfp``),
       ``mrf_rf_phase_deg`` (the RF phase of every frame, space-separated: the schema has
@@ -30,61 +29,95 @@ Layout written by :func:`write_ismrmrd` (and what :func:`read_ismrmrd` expects)
     Simulated scans with noise start with one noise-only readout flagged
     ACQ_IS_NOISE_MEASUREMENT.  The compound dataset is written in one go with h5py in
     the exact on-disk type of the ``ismrmrd`` package, whose ``Dataset``/``File``
-    readers open it (tested); appending acquisition by acquisition was far slower.
+    readers open it (tested).
 
 ``/dataset/mrf_studio/ground_truth`` (simulated scans)
     ``t1_ms``, ``t2_ms``, ``pd``, ``labels`` (x, y) and the attribute ``label_names``
     (JSON).  ``/dataset/mrf_studio/simulation`` holds the true ``coil_sensitivities``,
-    the ``b1_map`` when used, and the attribute ``parameters`` (JSON: SNR, noise SD,
-    seed, phantom, trajectory design, recipe).
+    the ``b1_map`` when used, and the attribute ``parameters`` (JSON).
 
-The reader is in two parts so it can grow to scanners' files: :func:`parse_header`
-turns the XML into an :class:`IsmrmrdHeaderInfo` (tolerant ElementTree parsing, no
-schema strictness), and the acquisition reader honours noise/calibration flags,
-``discard_pre``/``discard_post`` and the frame/interleaf counters the header names.
-Trajectory units ``cycles/FOV``, ``normalized`` (±0.5) and ``radians`` (±π) are
-understood; without a ``trajectory_units`` parameter they are detected from max |k|.
+Files from other writers
+------------------------
+The reader takes what real files hold, and says what is missing when it cannot:
+
+- **Header**: read leniently (:mod:`mrfcore.io._ismrmrd_header`): missing
+  encodingLimits, reconSpace, acquisitionSystemInformation or sequenceParameters are
+  tolerated (listed in ``metadata["header_missing"]``); without sequenceParameters the
+  schedule must be named.  TR, TE and TI may be one value or one per frame; the readout
+  kind comes from ``sequence_type`` (FISP, TrueFISP, bSSFP, balanced ...).
+- **Acquisition table**: fields are read by name, so older compound layouts work:
+  ``data`` as a list of floats (ISMRMRD ≥ 1.4) or of ``{real, imag}`` pairs (the C
+  library of ISMRMRD 1.0–1.3); a missing ``idx``, ``number_of_samples``,
+  ``active_channels``, ``trajectory_dimensions``, ``discard_*`` or ``flags`` is
+  inferred or taken as 0.  A group other than ``/dataset`` is found when it is the only
+  one with a header.
+- **Frames**: the counter holding the MRF frame is ``mrf_frame_counter`` when the header
+  names it, else the first of repetition, contrast, phase, set, segment,
+  kspace_encode_step_1 that has as many values as the schedule has frames (see
+  :func:`mrfcore.io._raw_layout.assign_frames`); interleaves need not use the same
+  counter values in every frame (rotating spiral arms).
+- **Trajectory**: in the acquisitions (2 dimensions; a third column of zeros is dropped
+  and a non-negative third column is taken as density weights, as Gadgetron writes
+  spirals), or given separately (``trajectory=``: BART .cfl or NumPy .npy), or — for a
+  ``cartesian`` encoding without one — built from ``kspace_encode_step_1`` (line) and
+  ``center_sample``.  A spiral/radial file without a trajectory is refused: its
+  gradient design is not recorded in a standard form.
+- **Units**: ``trajectory_units`` in userParameters (or the trajectoryDescription), or
+  given by the caller, else detected from max |k| (:mod:`mrfcore.io.trajectory`):
+  cycles/FOV, normalized (±0.5), radians (±π), 1/m, rad/m.  Reported in
+  ``metadata["trajectory_units"]`` and ``metadata["trajectory_convention"]``.
 """
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mrfcore.data import Geometry, GroundTruth, KSpaceData
-from mrfcore.io.atomic import atomic_path
+from mrfcore.io._ismrmrd_header import (
+    IsmrmrdHeaderInfo,
+    MrfSchedule,
+    header_sequence,
+    parse_header,
+    readout_from_name,
+)
+from mrfcore.io._ismrmrd_write import (
+    NOISE,
+    NOT_IMAGING,
+    STUDIO_GROUP,
+    TRAJECTORY_UNITS,
+    flag,
+    write_ismrmrd,
+)
+from mrfcore.io._raw_layout import AcquisitionLayout, assign_frames
+from mrfcore.io.trajectory import (
+    TrajectoryConvention,
+    load_trajectory,
+    normalise_trajectory,
+    shape_trajectory,
+)
 
 if TYPE_CHECKING:
     from mrfcore.sequences import Sequence
 
 __all__ = [
+    "TRAJECTORY_UNITS",
     "IsmrmrdHeaderInfo",
     "MrfSchedule",
+    "header_sequence",
     "is_ismrmrd",
+    "ismrmrd_summary",
     "parse_header",
     "read_header",
     "read_ismrmrd",
+    "readout_from_name",
     "write_ismrmrd",
 ]
 
-TRAJECTORY_UNITS = "cycles/FOV"
-STUDIO_GROUP = "mrf_studio"
-_GYROMAGNETIC_HZ_PER_T = 42.577478e6
-_TICK_MS = 2.5  # ISMRMRD time stamps count 2.5 ms ticks by convention
-
-# Acquisition flags (ISMRMRD bit numbers, 1-based as in ismrmrd.constants).
-_FIRST_IN_REPETITION = 13
-_LAST_IN_REPETITION = 14
-_NOISE = 19
-_LAST_IN_MEASUREMENT = 25
-_NOT_IMAGING = (19, 20, 23, 24, 26, 27, 28, 29, 30, 31)  # noise, calibration, navigators …
-
-_COUNTERS = (
+COUNTERS = (
     "kspace_encode_step_1",
     "kspace_encode_step_2",
     "average",
@@ -95,279 +128,11 @@ _COUNTERS = (
     "set",
     "segment",
 )
-_BALANCED_NAMES = {"truefisp", "trufi", "bssfp", "ssfp", "balanced", "fiesta", "bffe"}
-_SPOILED_NAMES = {"fisp", "mrf-fisp", "spoiled", "flash", "gre", "spgr", "ffe"}
+_FRAME_ORDER = ("repetition", "contrast", "phase", "set", "segment", "kspace_encode_step_1")
+_UNIT_PARAMETERS = ("trajectory_units", "trajectoryUnits", "units", "kspace_units", "k_units")
 
 
-def _flag(bit: int) -> int:
-    return 1 << (bit - 1)
-
-
-# ============================================================================ header
-
-
-@dataclass
-class MrfSchedule:
-    """The schedule lists as the header gives them (before matching the frame count)."""
-
-    tr_ms: list[float]
-    te_ms: list[float]
-    ti_ms: list[float]
-    flip_angle_deg: list[float]
-    sequence_type: str | None
-    phase_deg: list[float] | None = None
-    readout: str | None = None
-    name: str | None = None
-    description: str = ""
-
-
-@dataclass
-class IsmrmrdHeaderInfo:
-    """What MRF Studio reads from an ISMRMRD XML header.
-
-    Attributes
-    ----------
-    matrix, fov_mm
-        Recon-space matrix (x, y, z) and field of view in mm (x, y, z).
-    encoded_matrix, encoded_fov_mm
-        Encoded-space matrix and field of view.
-    trajectory_type
-        The encoding's trajectory (``"spiral"``, ``"radial"``, ...).
-    trajectory_parameters
-        The trajectoryDescription's identifier and user parameters.
-    n_coils, field_strength_t
-        From acquisitionSystemInformation (None when absent).
-    schedule
-        The MRF schedule from sequenceParameters, None when there is none.
-    user_parameters
-        userParameters by name (Long/Double as numbers, String as text).
-    xml
-        The header text.
-    """
-
-    matrix: tuple[int, int, int]
-    fov_mm: tuple[float, float, float]
-    encoded_matrix: tuple[int, int, int]
-    encoded_fov_mm: tuple[float, float, float]
-    trajectory_type: str
-    trajectory_parameters: dict[str, Any] = field(default_factory=dict)
-    n_coils: int | None = None
-    field_strength_t: float | None = None
-    schedule: MrfSchedule | None = None
-    user_parameters: dict[str, Any] = field(default_factory=dict)
-    protocol_name: str | None = None
-    xml: str = ""
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child(element: ElementTree.Element | None, name: str) -> ElementTree.Element | None:
-    if element is None:
-        return None
-    for child in element:
-        if _local(child.tag) == name:
-            return child
-    return None
-
-
-def _children(element: ElementTree.Element | None, name: str) -> list[ElementTree.Element]:
-    if element is None:
-        return []
-    return [child for child in element if _local(child.tag) == name]
-
-
-def _text(element: ElementTree.Element | None, name: str) -> str | None:
-    child = _child(element, name)
-    return None if child is None or child.text is None else child.text.strip()
-
-
-def _floats(element: ElementTree.Element | None, name: str, source: str) -> list[float]:
-    values = []
-    for child in _children(element, name):
-        try:
-            values.append(float(child.text))
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{source}: header value {name} = {child.text!r} is not a number"
-            ) from None
-    return values
-
-
-def _user_parameters(element: ElementTree.Element | None, source: str) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for kind, convert in (
-        ("userParameterLong", int),
-        ("userParameterDouble", float),
-        ("userParameterString", str),
-    ):
-        for item in _children(element, kind):
-            name, value = _text(item, "name"), _text(item, "value")
-            if name is None:
-                continue
-            try:
-                values[name] = convert(value) if value is not None else None
-            except ValueError:
-                raise ValueError(
-                    f"{source}: header parameter {name} = {value!r} is not a {kind[13:]}"
-                ) from None
-    return values
-
-
-def _space(encoding: ElementTree.Element | None, name: str, source: str):
-    space = _child(encoding, name)
-    matrix_element = _child(space, "matrixSize")
-    fov_element = _child(space, "fieldOfView_mm")
-    if matrix_element is None or fov_element is None:
-        raise ValueError(f"{source}: the header's encoding has no {name} matrix and FOV")
-    try:
-        matrix = tuple(int(_text(matrix_element, axis) or 1) for axis in "xyz")
-        fov = tuple(float(_text(fov_element, axis) or 0) for axis in "xyz")
-    except ValueError:
-        raise ValueError(f"{source}: the header's {name} matrix or FOV is not numeric") from None
-    return matrix, fov
-
-
-def parse_header(xml: str | bytes, source: str = "ISMRMRD header") -> IsmrmrdHeaderInfo:
-    """Parse an ISMRMRD XML header (tolerant of unknown elements).
-
-    Raises
-    ------
-    ValueError
-        Naming ``source`` when the XML is malformed or lacks the encoding.
-    """
-    text = xml.decode("utf-8", errors="replace") if isinstance(xml, bytes) else str(xml)
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as error:
-        raise ValueError(f"{source}: the ISMRMRD header is not valid XML ({error})") from None
-    encodings = _children(root, "encoding")
-    if not encodings:
-        raise ValueError(f"{source}: the ISMRMRD header has no encoding section")
-    encoding = encodings[0]
-    encoded_matrix, encoded_fov = _space(encoding, "encodedSpace", source)
-    recon = _child(encoding, "reconSpace")
-    matrix, fov = (
-        _space(encoding, "reconSpace", source)
-        if recon is not None
-        else (encoded_matrix, encoded_fov)
-    )
-    description = _child(encoding, "trajectoryDescription")
-    trajectory_parameters = _user_parameters(description, source)
-    if description is not None:
-        trajectory_parameters["identifier"] = _text(description, "identifier")
-        comment = _text(description, "comment")
-        if comment:
-            trajectory_parameters["comment"] = comment
-    system = _child(root, "acquisitionSystemInformation")
-    channels = _text(system, "receiverChannels")
-    field_text = _text(system, "systemFieldStrength_T")
-    user = _user_parameters(_child(root, "userParameters"), source)
-
-    schedule = None
-    sequence_element = _child(root, "sequenceParameters")
-    if sequence_element is not None:
-        flips = _floats(sequence_element, "flipAngle_deg", source)
-        if flips:
-            phases = user.get("mrf_rf_phase_deg")
-            try:
-                phase_list = None if phases is None else [float(v) for v in str(phases).split()]
-            except ValueError:
-                raise ValueError(f"{source}: mrf_rf_phase_deg is not a list of numbers") from None
-            schedule = MrfSchedule(
-                tr_ms=_floats(sequence_element, "TR", source),
-                te_ms=_floats(sequence_element, "TE", source),
-                ti_ms=_floats(sequence_element, "TI", source),
-                flip_angle_deg=flips,
-                sequence_type=_text(sequence_element, "sequence_type"),
-                phase_deg=phase_list,
-                readout=user.get("mrf_readout"),
-                name=user.get("mrf_sequence_name")
-                or _text(_child(root, "measurementInformation"), "sequenceName"),
-                description=str(user.get("mrf_sequence_description", "")),
-            )
-    return IsmrmrdHeaderInfo(
-        matrix=matrix,  # type: ignore[arg-type]
-        fov_mm=fov,  # type: ignore[arg-type]
-        encoded_matrix=encoded_matrix,  # type: ignore[arg-type]
-        encoded_fov_mm=encoded_fov,  # type: ignore[arg-type]
-        trajectory_type=_text(encoding, "trajectory") or "other",
-        trajectory_parameters=trajectory_parameters,
-        n_coils=int(channels) if channels else None,
-        field_strength_t=float(field_text) if field_text else None,
-        schedule=schedule,
-        user_parameters=user,
-        protocol_name=_text(_child(root, "measurementInformation"), "protocolName"),
-        xml=text,
-    )
-
-
-def _readout_kind(schedule: MrfSchedule, source: str) -> str:
-    if schedule.readout in ("fisp", "bssfp"):
-        return schedule.readout
-    kind = (schedule.sequence_type or "").strip().lower()
-    if kind in _BALANCED_NAMES:
-        return "bssfp"
-    if kind in _SPOILED_NAMES:
-        return "fisp"
-    raise ValueError(
-        f"{source}: the header's sequence_type {schedule.sequence_type!r} does not say "
-        "whether the readout is spoiled (FISP) or balanced (TrueFISP); name a sequence"
-    )
-
-
-def header_sequence(info: IsmrmrdHeaderInfo, n_frames: int, source: str) -> Sequence:
-    """The MRF schedule of a header as a :class:`~mrfcore.sequences.Sequence`.
-
-    TR and TE may be single values (constant); flip angles must be given per frame.
-    """
-    from mrfcore.sequences import Sequence
-
-    schedule = info.schedule
-    if schedule is None:
-        raise ValueError(f"{source}: no MRF schedule in the header; name a sequence")
-
-    def per_frame(values: list[float], name: str, constant_ok: bool) -> np.ndarray:
-        if len(values) == n_frames:
-            return np.asarray(values, dtype=np.float64)
-        if constant_ok and len(values) == 1:
-            return np.full(n_frames, values[0])
-        expected = f"{n_frames}" + (" (or 1)" if constant_ok else "")
-        raise ValueError(
-            f"{source}: the header gives {len(values)} {name} values but the data has "
-            f"{n_frames} frames (expected {expected}); name a sequence"
-        )
-
-    flips = per_frame(schedule.flip_angle_deg, "flipAngle_deg", constant_ok=False)
-    tr = per_frame(schedule.tr_ms, "TR", constant_ok=True)
-    te = per_frame(schedule.te_ms, "TE", constant_ok=True)
-    phase = (
-        None
-        if schedule.phase_deg is None
-        else per_frame(schedule.phase_deg, "mrf_rf_phase_deg", constant_ok=True)
-    )
-    if len(set(schedule.ti_ms)) > 1:
-        raise ValueError(
-            f"{source}: the header gives several inversion times {schedule.ti_ms}; "
-            "MRF Studio handles one inversion before the first frame"
-        )
-    try:
-        return Sequence(
-            flip_angle_deg=flips,
-            tr_ms=tr,
-            te_ms=te,
-            phase_deg=phase,
-            readout=_readout_kind(schedule, source),
-            ti_ms=schedule.ti_ms[0] if schedule.ti_ms else None,
-            name=schedule.name or info.protocol_name or Path(source).stem,
-            description=schedule.description,
-        )
-    except ValueError as error:
-        raise ValueError(f"{source}: the header's MRF schedule is invalid: {error}") from None
-
-
-# ============================================================================ reading
+# ============================================================================ the file
 
 
 def is_ismrmrd(path: str | Path, dataset: str = "dataset") -> bool:
@@ -392,15 +157,26 @@ def _open(path: Path):
         raise ValueError(f"{path}: not an HDF5 (ISMRMRD) file ({error})") from None
 
 
-def _header_xml(handle, dataset: str, source: str) -> bytes:
-    if dataset not in handle:
-        raise ValueError(
-            f"{source}: no ISMRMRD dataset group '/{dataset}' (groups: {sorted(handle)})"
-        )
-    group = handle[dataset]
+def _group(handle, dataset: str, source: str):
+    """The ISMRMRD group: ``dataset``, or the only group holding a header."""
+    if dataset in handle:
+        return handle[dataset]
+    with_header = [name for name in handle if "xml" in getattr(handle[name], "keys", list)()]
+    if dataset == "dataset" and len(with_header) == 1:
+        return handle[with_header[0]]
+    raise ValueError(f"{source}: no ISMRMRD dataset group '/{dataset}' (groups: {sorted(handle)})")
+
+
+def _header_xml(group, source: str) -> bytes:
     if "xml" not in group:
-        raise ValueError(f"{source}: no ISMRMRD header ('/{dataset}/xml')")
-    value = group["xml"][0]
+        raise ValueError(f"{source}: no ISMRMRD header ('{group.name}/xml')")
+    value = group["xml"][()]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "ui":  # the text stored as a byte array
+            return value.astype(np.uint8).tobytes()
+        if value.size == 0:
+            raise ValueError(f"{source}: the ISMRMRD header ('{group.name}/xml') is empty")
+        value = value.reshape(-1)[0]
     return value if isinstance(value, bytes) else str(value).encode()
 
 
@@ -408,128 +184,265 @@ def read_header(path: str | Path, dataset: str = "dataset") -> IsmrmrdHeaderInfo
     """Parse the header of an ISMRMRD file without reading its acquisitions."""
     path = Path(path)
     with _open(path) as handle:
-        return parse_header(_header_xml(handle, dataset, str(path)), str(path))
+        return parse_header(_header_xml(_group(handle, dataset, str(path)), str(path)), str(path))
 
 
-def _trajectory_scale(
-    trajectory: np.ndarray, info: IsmrmrdHeaderInfo, source: str
-) -> tuple[np.ndarray, str, str]:
-    """Trajectory in cycles per recon FOV, the units found and where they came from."""
-    units = info.user_parameters.get("trajectory_units")
-    origin = "header"
-    encoded = np.asarray(info.encoded_matrix[:2], dtype=np.float64)
-    if units is None:
-        # Detect from the extent: ±0.5 is normalised, ±π radians, else cycles/FOV.
-        extent = float(np.abs(trajectory).max()) if trajectory.size else 0.0
-        half = encoded.max() / 2
-        origin = "detected"
-        if extent <= 0.5 + 1e-3:
-            units = "normalized"
-        elif abs(extent - np.pi) < 0.05 and half > 4:
-            units = "radians"
-        elif 0.25 * half <= extent <= 1.05 * half:
-            units = TRAJECTORY_UNITS
-        else:
-            raise ValueError(
-                f"{source}: cannot tell the trajectory units (max |k| = {extent:g} for a "
-                f"{info.encoded_matrix[0]}-point matrix) and the header names none "
-                "(userParameterString 'trajectory_units')"
-            )
-    scale = {
-        TRAJECTORY_UNITS: np.ones(2),
-        "normalized": encoded,
-        "radians": encoded / (2 * np.pi),
-    }.get(str(units))
-    if scale is None:
+# ============================================================================ acquisitions
+
+
+def _has(table: np.ndarray, name: str) -> bool:
+    return bool(table.dtype.names) and name in table.dtype.names
+
+
+def _field(table: np.ndarray, name: str, default: Any = 0) -> np.ndarray:
+    """A column by name, or ``default`` for every row when the layout lacks it."""
+    return table[name] if _has(table, name) else np.full(table.shape[0], default)
+
+
+def _complex(values: Any) -> np.ndarray:
+    """complex64 samples from one acquisition's stored data, whatever its element type."""
+    array = np.asarray(values)
+    if array.dtype.names:  # {real, imag} pairs (ISMRMRD 1.0–1.3 C library)
+        real, imag = array.dtype.names[:2]
+        return (array[real] + 1j * array[imag]).astype(np.complex64)
+    if np.iscomplexobj(array):
+        return array.astype(np.complex64).ravel()
+    return np.ascontiguousarray(array, dtype=np.float32).view(np.complex64).ravel()
+
+
+def _uniform(values: np.ndarray, name: str, source: str) -> int:
+    unique = np.unique(values)
+    if unique.size != 1:
         raise ValueError(
-            f"{source}: unknown trajectory_units {units!r} "
-            f"(known: {TRAJECTORY_UNITS}, normalized, radians)"
+            f"{source}: acquisitions differ in {name} ({unique.tolist()[:5]}); "
+            "MRF Studio needs the same for every readout"
         )
-    # cycles per encoded FOV → cycles per recon FOV.
-    ratio = np.asarray(info.fov_mm[:2]) / np.asarray(info.encoded_fov_mm[:2])
-    return (trajectory * (scale * ratio)).astype(np.float32), str(units), origin
+    return int(unique[0])
 
 
-def _read_acquisitions(group, info: IsmrmrdHeaderInfo, source: str) -> dict[str, Any]:
+def _sizes(head, data_column, imaging, info, source) -> tuple[int, int]:
+    """(samples, channels) per readout; one inferred from the data length when the
+    layout lacks it."""
+    values = np.array([_complex(data_column[i]).size for i in imaging[:64]])
+    channels = None
+    for name in ("active_channels", "available_channels"):
+        if channels is None and _has(head, name):
+            channels = _uniform(head[name][imaging], name, source)
+    samples = None
+    if _has(head, "number_of_samples"):
+        samples = _uniform(head["number_of_samples"][imaging], "number_of_samples", source)
+    if channels is None and samples is None:
+        if info.n_coils is None:
+            raise ValueError(
+                f"{source}: the acquisition headers give neither number_of_samples nor "
+                "active_channels and the XML header has no receiverChannels, so the data "
+                "cannot be split into coils"
+            )
+        channels = info.n_coils
+    if samples is None:
+        samples = _uniform(values // max(channels, 1), "data length / channels", source)
+    if channels is None:
+        channels = _uniform(values // max(samples, 1), "data length / samples", source)
+    return samples, channels
+
+
+def _read_acquisitions(
+    group, info: IsmrmrdHeaderInfo, source: str, n_frames: int | None, frame_counter: str | None
+) -> dict[str, Any]:
     if "data" not in group:
-        raise ValueError(f"{source}: the file has no acquisitions ('/data')")
-    raw = group["data"][()]
+        raise ValueError(f"{source}: the file has no acquisitions ('{group.name}/data')")
+    try:
+        raw = group["data"][()]
+    except (OSError, TypeError, ValueError) as error:
+        raise ValueError(f"{source}: cannot read the acquisitions ({error})") from None
     if raw.size == 0:
         raise ValueError(f"{source}: the file has no acquisitions")
-    head = raw["head"]
-    flags = head["flags"].astype(np.uint64)
-    not_imaging = np.uint64(sum(_flag(bit) for bit in _NOT_IMAGING))
-    imaging = np.flatnonzero((flags & not_imaging) == 0)
-    noise = np.flatnonzero((flags & np.uint64(_flag(_NOISE))) != 0)
+    names = raw.dtype.names or ()
+    if "data" not in names:
+        raise ValueError(f"{source}: the acquisitions have no 'data' field (fields: {list(names)})")
+    head = raw["head"] if "head" in names else raw
+    data_column = raw["data"]
+    traj_column = raw["traj"] if "traj" in names else None
+    flags = _field(head, "flags").astype(np.uint64)
+    not_imaging = np.uint64(sum(flag(bit) for bit in NOT_IMAGING))
+    usable = (flags & not_imaging) == 0
+    if info.n_encodings > 1:
+        usable &= _field(head, "encoding_space_ref") == 0
+    imaging = np.flatnonzero(usable)
+    noise = np.flatnonzero((flags & np.uint64(flag(NOISE))) != 0)
     if imaging.size == 0:
         raise ValueError(f"{source}: the file has no imaging acquisitions")
 
-    frame_counter = str(info.user_parameters.get("mrf_frame_counter", "repetition"))
-    interleaf_counter = str(
-        info.user_parameters.get("mrf_interleaf_counter", "kspace_encode_step_1")
+    idx = head["idx"] if head.dtype.names and "idx" in head.dtype.names else None
+    counters = {
+        name: (np.zeros(raw.size, np.int64) if idx is None else _field(idx, name))[imaging]
+        for name in COUNTERS
+    }
+    layout = assign_frames(
+        counters,
+        source,
+        frame_order=_FRAME_ORDER,
+        interleaf_default="kspace_encode_step_1",
+        never_interleaf=("slice", "average", "kspace_encode_step_2"),
+        frame_counter=frame_counter or info.user_parameters.get("mrf_frame_counter"),
+        interleaf_counter=info.user_parameters.get("mrf_interleaf_counter"),
+        n_frames=n_frames,
     )
-    for counter in (frame_counter, interleaf_counter):
-        if counter not in _COUNTERS:
-            raise ValueError(f"{source}: unknown acquisition counter {counter!r} in the header")
-    frames = head["idx"][frame_counter][imaging].astype(np.int64)
-    slots = head["idx"][interleaf_counter][imaging].astype(np.int64)
-
-    def uniform(name: str) -> int:
-        values = np.unique(head[name][imaging])
-        if values.size != 1:
-            raise ValueError(
-                f"{source}: acquisitions differ in {name} ({values.tolist()[:5]}); "
-                "MRF Studio needs the same for every readout"
-            )
-        return int(values[0])
-
-    n_samples, n_channels = uniform("number_of_samples"), uniform("active_channels")
-    n_dims = uniform("trajectory_dimensions")
-    discard_pre, discard_post = uniform("discard_pre"), uniform("discard_post")
-    if n_dims != 2:
-        raise ValueError(
-            f"{source}: trajectories have {n_dims} dimensions; only 2D non-Cartesian MRF "
-            "(2 trajectory dimensions) is supported so far"
-        )
+    n_samples, n_channels = _sizes(head, data_column, imaging, info, source)
+    discard_pre = _uniform(_field(head, "discard_pre")[imaging], "discard_pre", source)
+    discard_post = _uniform(_field(head, "discard_post")[imaging], "discard_post", source)
     n_readout = n_samples - discard_pre - discard_post
     if n_readout <= 0:
         raise ValueError(f"{source}: discard_pre/discard_post leave no samples")
-    n_frames, n_interleaves = int(frames.max()) + 1, int(slots.max()) + 1
-    filled = np.zeros((n_frames, n_interleaves), dtype=np.int64)
-    np.add.at(filled, (frames, slots), 1)
-    if np.any(filled != 1):
-        frame, slot = np.argwhere(filled != 1)[0]
-        count = filled[frame, slot]
-        raise ValueError(
-            f"{source}: frame {frame} ({frame_counter}) interleaf {slot} "
-            f"({interleaf_counter}) has {count} acquisitions, expected exactly 1 "
-            f"(data for {n_frames} frames × {n_interleaves} interleaves)"
-        )
-    samples = np.empty((n_channels, n_frames, n_interleaves, n_readout), dtype=np.complex64)
-    trajectory = np.empty((n_frames, n_interleaves, n_readout, 2), dtype=np.float32)
     keep = slice(discard_pre, n_samples - discard_post)
-    for index, frame, slot in zip(imaging, frames, slots, strict=True):
-        data = np.asarray(raw["data"][index], dtype=np.float32)
-        traj = np.asarray(raw["traj"][index], dtype=np.float32)
-        if data.size != 2 * n_channels * n_samples or traj.size != n_dims * n_samples:
-            raise ValueError(f"{source}: acquisition {index} holds the wrong number of values")
-        samples[:, frame, slot] = data.view(np.complex64).reshape(n_channels, n_samples)[:, keep]
-        trajectory[frame, slot] = traj.reshape(n_samples, n_dims)[keep]
+    if _has(head, "trajectory_dimensions"):
+        n_dims = _uniform(head["trajectory_dimensions"][imaging], "trajectory_dimensions", source)
+    else:  # an old layout: infer from the stored length
+        n_dims = 0 if traj_column is None else np.size(traj_column[imaging[0]]) // n_samples
+
+    shape = (layout.n_frames, layout.n_interleaves)
+    samples = np.empty((n_channels, *shape, n_readout), dtype=np.complex64)
+    trajectory = np.empty((*shape, n_readout, n_dims), dtype=np.float32) if n_dims else None
+    for index, frame, slot in zip(imaging, layout.frames, layout.slots, strict=True):
+        values = _complex(data_column[index])
+        if values.size != n_channels * n_samples:
+            raise ValueError(
+                f"{source}: acquisition {index} holds {values.size} samples, expected "
+                f"{n_channels} channels × {n_samples}"
+            )
+        samples[:, frame, slot] = values.reshape(n_channels, n_samples)[:, keep]
+        if trajectory is not None:
+            coords = np.asarray(traj_column[index], dtype=np.float32)
+            if coords.size != n_dims * n_samples:
+                raise ValueError(
+                    f"{source}: acquisition {index} holds {coords.size} trajectory values, "
+                    f"expected {n_samples} samples × {n_dims} dimensions"
+                )
+            trajectory[frame, slot] = coords.reshape(n_samples, n_dims)[keep]
     # Noise readouts with the imaging channel count, side by side: (channels, samples).
-    noise_blocks = [
-        np.asarray(raw["data"][i], np.float32).view(np.complex64).reshape(n_channels, -1)
-        for i in noise
-        if int(head["active_channels"][i]) == n_channels
-    ]
-    noise_samples = np.concatenate(noise_blocks, axis=1) if noise_blocks else None
+    noise_blocks = [_complex(data_column[i]) for i in noise]
+    noise_blocks = [b.reshape(n_channels, -1) for b in noise_blocks if b.size % n_channels == 0]
+    centre = _field(head, "center_sample")[imaging]
     return {
         "samples": samples,
         "trajectory": trajectory,
-        "noise_samples": noise_samples,
+        "layout": layout,
+        "step_1": _ordered(counters["kspace_encode_step_1"], layout),
+        "n_samples": n_samples,
+        "keep": keep,
+        "center_sample": int(np.median(centre)) if centre.size else 0,
+        "noise_samples": np.concatenate(noise_blocks, axis=1) if noise_blocks else None,
         "n_noise_acquisitions": int(noise.size),
         "skipped_acquisitions": int(raw.size - imaging.size),
-        "sample_time_us": float(np.median(head["sample_time_us"][imaging])),
+        "sample_time_us": float(np.median(_field(head, "sample_time_us", 0.0)[imaging])),
     }
+
+
+def _ordered(values: np.ndarray, layout: AcquisitionLayout) -> np.ndarray:
+    grid = np.zeros((layout.n_frames, layout.n_interleaves), dtype=np.int64)
+    grid[layout.frames, layout.slots] = values
+    return grid
+
+
+# ============================================================================ trajectory
+
+
+def _stated_units(info: IsmrmrdHeaderInfo) -> str | None:
+    for parameters in (info.user_parameters, info.trajectory_parameters):
+        for name in _UNIT_PARAMETERS:
+            if parameters.get(name):
+                return str(parameters[name])
+    return None
+
+
+def _cartesian_lines(acquisitions: dict[str, Any], info: IsmrmrdHeaderInfo) -> np.ndarray:
+    """Cartesian k-space positions (frames, lines, readout, 2) in cycles/encoded FOV:
+    kx from the sample index around ``center_sample``, ky from kspace_encode_step_1
+    around the encoding limits' centre."""
+    n_samples = acquisitions["n_samples"]
+    centre_x = acquisitions["center_sample"] or n_samples // 2
+    limits = info.encoding_limits.get("kspace_encoding_step_1", {})
+    centre_y = limits.get("center") or info.encoded_matrix[1] // 2
+    # Sample spacing in cycles/FOV: the readout spans the encoded matrix.
+    spacing = info.encoded_matrix[0] / n_samples
+    kx = (np.arange(n_samples)[acquisitions["keep"]] - centre_x) * spacing
+    ky = acquisitions["step_1"].astype(np.float64) - centre_y
+    lines = np.empty((*ky.shape, kx.size, 2), dtype=np.float32)
+    lines[..., 0] = kx
+    lines[..., 1] = ky[..., None]
+    return lines
+
+
+def _trajectory(
+    acquisitions: dict[str, Any],
+    info: IsmrmrdHeaderInfo,
+    source: str,
+    given: str | Path | np.ndarray | None,
+    units: str | None,
+) -> tuple[np.ndarray, np.ndarray | None, TrajectoryConvention, str]:
+    """(trajectory in cycles/recon FOV, density or None, convention, where it came from)."""
+    samples = acquisitions["samples"]
+    n_frames, n_interleaves, n_readout = samples.shape[1:]
+    encoded, encoded_fov = info.encoded_matrix[:2], info.encoded_fov_mm[:2]
+    origin = "given" if units is not None else "header"
+    units = units if units is not None else _stated_units(info)
+    density = None
+    if given is not None:
+        where = str(given) if not isinstance(given, np.ndarray) else "the given trajectory"
+        coords, format_units = (
+            (given, None) if isinstance(given, np.ndarray) else load_trajectory(given)
+        )
+        if units is None and format_units is not None:
+            units, origin = format_units, "format"
+        stored = shape_trajectory(coords, n_frames, n_interleaves, n_readout, where)
+        found_in = f"given: {where}"
+    elif acquisitions["trajectory"] is not None:
+        stored = acquisitions["trajectory"]
+        n_dims = stored.shape[-1]
+        if n_dims == 3 and info.encoded_matrix[2] <= 1:
+            third = stored[..., 2]
+            if np.any(third != 0):
+                if np.any(third < 0):
+                    raise ValueError(
+                        f"{source}: the trajectories have a third coordinate (kz) but the "
+                        "encoding is 2D; only 2D MRF is supported"
+                    )
+                density = third.copy()  # Gadgetron stores spiral density weights there
+            stored = stored[..., :2]
+        elif n_dims != 2:
+            raise ValueError(
+                f"{source}: trajectories have {n_dims} dimensions; only 2D non-Cartesian "
+                "MRF (2 trajectory dimensions) is supported so far"
+            )
+        found_in = "acquisitions"
+        if density is not None:
+            found_in += " (third column: density weights)"
+    elif info.trajectory_type == "cartesian":
+        lines = _cartesian_lines(acquisitions, info)
+        ratio = np.asarray(info.fov_mm[:2]) / np.asarray(encoded_fov)
+        fraction = float(np.abs(lines).reshape(-1, 2).max(0).max() / (max(encoded) / 2))
+        convention = TrajectoryConvention(
+            TRAJECTORY_UNITS, "built", float(np.abs(lines).max()), fraction
+        )
+        found_in = "built from kspace_encode_step_1 (Cartesian lines)"
+        return (lines * ratio).astype(np.float32), None, convention, found_in
+    else:
+        raise ValueError(
+            f"{source}: the acquisitions carry no trajectory (trajectory_dimensions = 0) and "
+            f"the header's trajectory is '{info.trajectory_type}'; the k-space positions of "
+            "a non-Cartesian readout cannot be rebuilt from the header (its gradient design "
+            "is not recorded in a standard form). Give the trajectory as a file (BART .cfl "
+            "or NumPy .npy; --trajectory)"
+        )
+    trajectory, convention = normalise_trajectory(
+        stored, encoded, encoded_fov, units, origin=origin, source=source
+    )
+    # cycles per encoded FOV → cycles per recon FOV.
+    ratio = np.asarray(info.fov_mm[:2]) / np.asarray(encoded_fov)
+    return (trajectory * ratio).astype(np.float32), density, convention, found_in
+
+
+# ============================================================================ extras
 
 
 def _read_studio_group(group, source: str) -> tuple[GroundTruth | None, dict[str, Any]]:
@@ -560,10 +473,19 @@ def _read_studio_group(group, source: str) -> tuple[GroundTruth | None, dict[str
     return truth, extra
 
 
+# ============================================================================ reading
+
+
 def read_ismrmrd(
-    path: str | Path, sequence: Sequence | None = None, dataset: str = "dataset"
+    path: str | Path,
+    sequence: Sequence | None = None,
+    dataset: str = "dataset",
+    *,
+    trajectory: str | Path | np.ndarray | None = None,
+    trajectory_units: str | None = None,
+    frame_counter: str | None = None,
 ) -> KSpaceData:
-    """Read MRF raw data from an ISMRMRD file.
+    """Read MRF raw data from an ISMRMRD file (ours, a scanner's or another tool's).
 
     Parameters
     ----------
@@ -573,17 +495,27 @@ def read_ismrmrd(
         The MRF schedule, when the header has none (or to override it).
     dataset
         HDF5 group of the ISMRMRD dataset.
+    trajectory
+        The trajectory, for files without one (or to override it): a BART ``.cfl``
+        or NumPy ``.npy`` path or an array; see :func:`mrfcore.io.trajectory.shape_trajectory`.
+    trajectory_units
+        Units of the trajectory (see :data:`mrfcore.io.trajectory.TRAJECTORY_UNITS`),
+        overriding the header; detected when neither says.
+    frame_counter
+        The acquisition counter holding the MRF frame, overriding the header and the
+        automatic choice.
 
     Returns
     -------
     KSpaceData
         samples (coils, frames, interleaves, readout), trajectory in cycles/FOV of the
         recon matrix, the sequence, geometry (recon matrix and FOV, centred), ground
-        truth when the file has it, ``source``; ``metadata`` holds the parsed
-        ``header`` (:class:`IsmrmrdHeaderInfo`), ``trajectory_type``,
-        ``trajectory_units`` (+ ``trajectory_units_source``), ``noise_samples``,
-        ``field_strength_t``, and for simulated scans ``simulation``,
-        ``coil_sensitivities``, ``b1_map``.
+        truth when the file has it, ``source``.  ``metadata`` holds the parsed
+        ``header`` (:class:`IsmrmrdHeaderInfo`), ``header_missing``,
+        ``trajectory_type``, ``trajectory_units`` (+ ``trajectory_units_source``,
+        ``trajectory_convention``, ``trajectory_source``), ``acquisition_layout``,
+        ``sequence_source``, ``noise_samples``, ``field_strength_t``, and for
+        simulated scans ``simulation``, ``coil_sensitivities``, ``b1_map``.
 
     Raises
     ------
@@ -593,22 +525,32 @@ def read_ismrmrd(
     path = Path(path)
     source = str(path)
     with _open(path) as handle:
-        info = parse_header(_header_xml(handle, dataset, source), source)
-        group = handle[dataset]
-        acquisitions = _read_acquisitions(group, info, source)
+        group = _group(handle, dataset, source)
+        info = parse_header(_header_xml(group, source), source)
+        if info.matrix[2] > 1 or info.encoded_matrix[2] > 1:
+            raise ValueError(f"{source}: 3D encodings ({info.matrix}) are not supported yet")
+        expected = (
+            sequence.n_frames
+            if sequence is not None
+            else (len(info.schedule.flip_angle_deg) if info.schedule else None)
+        )
+        acquisitions = _read_acquisitions(group, info, source, expected, frame_counter)
         truth, extra = _read_studio_group(group, source)
     samples = acquisitions["samples"]
     n_frames = samples.shape[1]
-    if info.matrix[2] > 1:
-        raise ValueError(f"{source}: 3D encodings ({info.matrix}) are not supported yet")
     if sequence is None:
         sequence = header_sequence(info, n_frames, source)
+        sequence_source = "header"
     elif sequence.n_frames != n_frames:
         raise ValueError(
             f"{source}: the data has {n_frames} frames but sequence '{sequence.name}' has "
             f"{sequence.n_frames}"
         )
-    trajectory, units, units_source = _trajectory_scale(acquisitions["trajectory"], info, source)
+    else:
+        sequence_source = "given"
+    coords, density, convention, found_in = _trajectory(
+        acquisitions, info, source, trajectory, trajectory_units
+    )
     matrix = info.matrix[:2]
     voxel = tuple(f / n for f, n in zip(info.fov_mm[:2], matrix, strict=True))
     if not all(v > 0 for v in voxel):
@@ -625,10 +567,15 @@ def read_ismrmrd(
     metadata = {
         "format": "ISMRMRD",
         "header": info,
+        "header_missing": list(info.missing),
         "trajectory_type": info.trajectory_type,
         "trajectory_parameters": info.trajectory_parameters,
-        "trajectory_units": units,
-        "trajectory_units_source": units_source,
+        "trajectory_units": convention.units,
+        "trajectory_units_source": convention.origin,
+        "trajectory_convention": convention.describe(),
+        "trajectory_source": found_in,
+        "acquisition_layout": acquisitions["layout"].description,
+        "sequence_source": sequence_source,
         "field_strength_t": info.field_strength_t,
         "noise_samples": acquisitions["noise_samples"],
         "n_noise_acquisitions": acquisitions["n_noise_acquisitions"],
@@ -638,232 +585,59 @@ def read_ismrmrd(
     }
     return KSpaceData(
         samples=samples,
-        trajectory=trajectory,
+        trajectory=coords,
         sequence=sequence,
         geometry=geometry,
+        density=density,
         ground_truth=truth,
         source=source,
         metadata=metadata,
     )
 
 
-# ============================================================================ writing
+def ismrmrd_summary(path: str | Path, dataset: str = "dataset") -> dict[str, str]:
+    """What ``mrf info`` shows about an ISMRMRD file, even one that lacks what a run
+    needs (a schedule, a trajectory): header facts and the acquisitions' layout.
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def _sequence_type(sequence: Sequence) -> str:
-    return "TrueFISP" if sequence.readout == "bssfp" else "FISP"
-
-
-def _build_header(data: KSpaceData) -> str:
-    from ismrmrd import xsd
-
-    sequence = data.sequence
-    matrix = data.geometry.matrix
-    fov = data.geometry.fov_mm
-    slice_mm = float(abs(data.geometry.affine[2, 2]))
-    info = dict(data.metadata.get("trajectory") or {})
-    kind = str(info.get("kind", data.metadata.get("trajectory_type", "other")))
-    field = data.metadata.get("field_strength_t") or 1.5
-
-    def space() -> Any:
-        return xsd.encodingSpaceType(
-            matrixSize=xsd.matrixSizeType(x=matrix[0], y=matrix[1], z=1),
-            fieldOfView_mm=xsd.fieldOfViewMm(x=fov[0], y=fov[1], z=slice_mm),
-        )
-
-    def string(name: str, value: Any) -> Any:
-        return xsd.userParameterStringType(name=name, value=str(value))
-
-    numbers_long, numbers_double, strings = [], [], []
-    for name, value in info.items():
-        if name == "kind" or value is None:
-            continue
-        if isinstance(value, bool | str):
-            strings.append(string(name, value))
-        elif isinstance(value, int | np.integer):
-            numbers_long.append(xsd.userParameterLongType(name=name, value=int(value)))
-        elif isinstance(value, float | np.floating):
-            numbers_double.append(xsd.userParameterDoubleType(name=name, value=float(value)))
-    trajectory_type = {
-        "spiral": xsd.trajectoryType.SPIRAL,
-        "radial": xsd.trajectoryType.RADIAL,
-        "cartesian": xsd.trajectoryType.CARTESIAN,
-    }.get(kind, xsd.trajectoryType.OTHER)
-    encoding = xsd.encodingType(
-        encodedSpace=space(),
-        reconSpace=space(),
-        encodingLimits=xsd.encodingLimitsType(
-            kspace_encoding_step_1=xsd.limitType(
-                minimum=0, maximum=data.n_interleaves - 1, center=0
-            ),
-            repetition=xsd.limitType(minimum=0, maximum=data.n_frames - 1, center=0),
-        ),
-        trajectory=trajectory_type,
-        trajectoryDescription=xsd.trajectoryDescriptionType(
-            identifier=f"mrf-studio {kind}",
-            userParameterLong=numbers_long,
-            userParameterDouble=numbers_double,
-            userParameterString=strings,
-            comment="k-space coordinates in cycles/FOV: the matrix edge is at ±N/2",
-        ),
-    )
-    user = xsd.userParametersType(
-        userParameterString=[
-            string("trajectory_units", TRAJECTORY_UNITS),
-            string("mrf_readout", sequence.readout),
-            string("mrf_rf_phase_deg", " ".join(f"{v:.6g}" for v in sequence.phase_deg)),
-            string("mrf_sequence_name", sequence.name),
-            string("mrf_sequence_description", sequence.description),
-            string("mrf_frame_counter", "repetition"),
-            string("mrf_interleaf_counter", "kspace_encode_step_1"),
-        ]
-    )
-    header = xsd.ismrmrdHeader(
-        version=2,
-        measurementInformation=xsd.measurementInformationType(
-            patientPosition=xsd.patientPositionType.HFS,
-            protocolName=f"MRF {sequence.name}",
-            sequenceName=sequence.name,
-        ),
-        acquisitionSystemInformation=xsd.acquisitionSystemInformationType(
-            systemVendor="MRF Studio",
-            systemModel="simulation" if "simulation" in data.metadata else None,
-            systemFieldStrength_T=float(field),
-            receiverChannels=data.n_coils,
-        ),
-        experimentalConditions=xsd.experimentalConditionsType(
-            H1resonanceFrequency_Hz=int(round(_GYROMAGNETIC_HZ_PER_T * float(field)))
-        ),
-        encoding=[encoding],
-        sequenceParameters=xsd.sequenceParametersType(
-            TR=[float(v) for v in sequence.tr_ms],
-            TE=[float(v) for v in sequence.te_ms],
-            TI=[] if sequence.ti_ms is None else [float(sequence.ti_ms)],
-            flipAngle_deg=[float(v) for v in sequence.flip_angle_deg],
-            sequence_type=_sequence_type(sequence),
-        ),
-        userParameters=user,
-    )
-    # UTF-8: sequence descriptions carry symbols such as ° and →.
-    return xsd.ToXML(header, encoding="utf-8")
-
-
-def _acquisition_table(data: KSpaceData) -> np.ndarray:
-    """All acquisitions as one array of the ``ismrmrd`` package's HDF5 compound type."""
-    from ismrmrd.hdf5 import acquisition_dtype
-
-    n_coils, n_frames, n_interleaves, n_readout = data.samples.shape
-    noise = data.metadata.get("noise_samples")
-    noise = None if noise is None else np.asarray(noise, dtype=np.complex64)
-    if noise is not None and (noise.ndim != 2 or noise.shape[0] != n_coils):
-        raise ValueError(f"noise_samples must have shape ({n_coils}, samples), got {noise.shape}")
-    n_noise = 0 if noise is None else 1
-    n_imaging = n_frames * n_interleaves
-    table = np.zeros(n_noise + n_imaging, dtype=acquisition_dtype)
-    head = table["head"]
-    head["version"] = 1
-    head["available_channels"] = n_coils
-    head["active_channels"] = n_coils
-    mask = np.zeros(16, dtype=np.uint64)
-    for channel in range(n_coils):
-        mask[channel // 64] |= np.uint64(1) << np.uint64(channel % 64)
-    head["channel_mask"] = mask
-    head["read_dir"] = (1.0, 0.0, 0.0)
-    head["phase_dir"] = (0.0, 1.0, 0.0)
-    head["slice_dir"] = (0.0, 0.0, 1.0)
-    head["scan_counter"] = np.arange(1, table.size + 1)
-    dwell = (data.metadata.get("trajectory") or {}).get("dwell_time_us")
-    dwell = float(dwell or data.metadata.get("sample_time_us") or 0.0)
-    head["sample_time_us"] = dwell
-    if noise is not None:
-        head["flags"][0] = _flag(_NOISE)
-        head["number_of_samples"][0] = noise.shape[1]
-        table["data"][0] = np.ascontiguousarray(noise).view(np.float32).ravel()
-        table["traj"][0] = np.zeros(0, dtype=np.float32)
-
-    imaging = head[n_noise:]
-    frame = np.repeat(np.arange(n_frames), n_interleaves)
-    slot = np.tile(np.arange(n_interleaves), n_frames)
-    imaging["number_of_samples"] = n_readout
-    imaging["trajectory_dimensions"] = 2
-    imaging["idx"]["repetition"] = frame
-    imaging["idx"]["kspace_encode_step_1"] = slot
-    # Spirals start at the centre; spokes and lines cross it half-way.
-    centre = np.argmin(np.linalg.norm(data.trajectory[0, 0], axis=-1))
-    imaging["center_sample"] = int(centre)
-    start_ms = np.concatenate([[0.0], np.cumsum(data.sequence.tr_ms)[:-1]])
-    start_ms += data.sequence.ti_ms or 0.0
-    imaging["acquisition_time_stamp"] = np.round(start_ms[frame] / _TICK_MS).astype(np.uint32)
-    flags = np.zeros(n_imaging, dtype=np.uint64)
-    flags[slot == 0] |= np.uint64(_flag(_FIRST_IN_REPETITION))
-    flags[slot == n_interleaves - 1] |= np.uint64(_flag(_LAST_IN_REPETITION))
-    flags[-1] |= np.uint64(_flag(_LAST_IN_MEASUREMENT))
-    imaging["flags"] = flags  # field access gives views: this writes into the table
-
-    per_acquisition = np.ascontiguousarray(np.moveaxis(data.samples, 0, 2))  # (F, I, C, R)
-    values = per_acquisition.view(np.float32).reshape(n_imaging, -1)
-    coords = np.ascontiguousarray(data.trajectory, dtype=np.float32).reshape(n_imaging, -1)
-    data_column, traj_column = table["data"], table["traj"]
-    for index in range(n_imaging):
-        data_column[n_noise + index] = values[index]
-        traj_column[n_noise + index] = coords[index]
-    return table
-
-
-def write_ismrmrd(data: KSpaceData, path: str | Path, dataset: str = "dataset") -> Path:
-    """Write MRF raw data (and ground truth, when present) as an ISMRMRD HDF5 file.
-
-    The layout is described in the module docstring.  The file is written atomically
-    (a temporary file renamed into place).
-
-    Returns
-    -------
-    Path
-        The file written.
+    Raises
+    ------
+    ValueError
+        When the header or the acquisition table cannot be read at all.
     """
-    import h5py
-
     path = Path(path)
-    if data.geometry.ndim != 2:
-        raise ValueError(f"{path}: only 2D scans can be written so far")
-    xml = _build_header(data)
-    table = _acquisition_table(data)
-    with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
-        group = handle.create_group(dataset)
-        header = group.create_dataset("xml", shape=(1,), dtype=h5py.special_dtype(vlen=bytes))
-        header[0] = xml.encode("utf-8")
-        group.create_dataset("data", data=table, maxshape=(None,), chunks=True)
-        studio = group.create_group(STUDIO_GROUP)
-        truth = data.ground_truth
-        if truth is not None:
-            node = studio.create_group("ground_truth")
-            for name in ("t1_ms", "t2_ms", "pd", "labels"):
-                node.create_dataset(
-                    name, data=np.asarray(getattr(truth, name)), compression="gzip", shuffle=True
-                )
-            node.attrs["label_names"] = json.dumps(
-                {str(k): v for k, v in truth.label_names.items()}
-            )
-            node.attrs["units"] = json.dumps({"t1_ms": "ms", "t2_ms": "ms", "pd": "a.u."})
-        if "simulation" in data.metadata:
-            node = studio.create_group("simulation")
-            parameters = {
-                **data.metadata["simulation"],
-                "trajectory": data.metadata.get("trajectory"),
-                "recipe": data.metadata.get("recipe"),
-                "recipe_hash": data.metadata.get("recipe_hash"),
-            }
-            node.attrs["parameters"] = json.dumps(parameters, default=_json_default)
-            for name in ("coil_sensitivities", "b1_map"):
-                value = data.metadata.get(name)
-                if value is not None:
-                    node.create_dataset(name, data=np.asarray(value), compression="gzip")
-    return path
+    source = str(path)
+    with _open(path) as handle:
+        group = _group(handle, dataset, source)
+        info = parse_header(_header_xml(group, source), source)
+        expected = len(info.schedule.flip_angle_deg) if info.schedule else None
+        acquisitions = _read_acquisitions(group, info, source, expected, None)
+    coils, frames, interleaves, readout = acquisitions["samples"].shape
+    stored = acquisitions["trajectory"]
+    rows = {
+        "kind": "raw k-space (ISMRMRD)",
+        "source": path.name,
+        "matrix": " × ".join(str(n) for n in info.matrix[:2]),
+        "field of view": " × ".join(f"{v:g}" for v in info.fov_mm[:2]) + " mm",
+        "coils": str(coils),
+        "frames": str(frames),
+        "interleaves per frame": str(interleaves),
+        "readout samples": str(readout),
+        "frame layout": acquisitions["layout"].description,
+        "trajectory": f"{info.trajectory_type}, "
+        + ("in the acquisitions" if stored is not None else "not in the file"),
+    }
+    units = _stated_units(info)
+    if units:
+        rows["trajectory units"] = f"{units} (header)"
+    if info.schedule is None:
+        rows["sequence"] = "none in the header: name one (--sequence)"
+    else:
+        rows["sequence"] = (
+            f"in the header: {len(info.schedule.flip_angle_deg)} flip angles, "
+            f"sequence_type {info.schedule.sequence_type!r}"
+        )
+    if info.field_strength_t:
+        rows["field strength"] = f"{info.field_strength_t:g} T"
+    if info.missing:
+        rows["header lacks"] = ", ".join(info.missing)
+    return rows
