@@ -4,7 +4,13 @@ This package never imports Qt.  Heavy dependencies (torch, sigpy) are imported b
 modules that need them, so ``import mrfcore`` stays cheap.
 """
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# OpenMP threads that spin while waiting made small torch operations ~100x slower and
+# 2-thread finufft calls 8-12x slower on a busy 2-core machine; passive waiting fixed
+# both.  It must be set before torch or finufft load, and a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     __version__ = version("mrf-studio")

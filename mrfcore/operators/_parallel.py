@@ -1,0 +1,53 @@
+"""Joint NUFFTs spread over the cores by Python threads, one finufft thread each.
+
+finufft's own OpenMP threads spin while they wait; on a busy machine (other programs,
+or several of our own transforms) that made a 2-thread call 10× slower than a
+1-thread one here.  So big joint transforms are split into independent pieces – by
+output vector when there are several, else by points (linearity: the adjoint of a
+split point set is the sum of the parts) – and run on :func:`mrfcore.nufft.map_parallel`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mrfcore import nufft
+
+
+def _split(count: int, parts: int) -> list[slice]:
+    bounds = np.linspace(0, count, parts + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+def adjoint(
+    values: np.ndarray, coords: np.ndarray, shape: tuple[int, ...], eps: float
+) -> np.ndarray:
+    """:func:`mrfcore.nufft.adjoint` of (n, points) values → (n, *shape), in parallel."""
+    workers = nufft.worker_count()
+    n, points = values.shape
+    if workers <= 1:
+        return nufft.adjoint(values, coords, shape, eps=eps)
+    if n >= workers:
+        pieces = _split(n, workers)
+        parts = nufft.map_parallel(
+            lambda part: nufft.adjoint(values[part], coords, shape, eps=eps), pieces
+        )
+        return np.concatenate(parts)
+    pieces = _split(points, workers)
+    parts = nufft.map_parallel(
+        lambda part: nufft.adjoint(
+            np.ascontiguousarray(values[:, part]), coords[part], shape, eps=eps
+        ),
+        pieces,
+    )
+    return np.sum(parts, axis=0)
+
+
+def forward(images: np.ndarray, coords: np.ndarray, eps: float) -> np.ndarray:
+    """:func:`mrfcore.nufft.forward` of (n, *shape) images → (n, points), in parallel."""
+    workers = nufft.worker_count()
+    if workers <= 1:
+        return nufft.forward(images, coords, eps=eps)
+    pieces = _split(coords.shape[0], workers)
+    parts = nufft.map_parallel(lambda part: nufft.forward(images, coords[part], eps=eps), pieces)
+    return np.concatenate(parts, axis=-1)
