@@ -180,7 +180,6 @@ class BlandAltmanPanel(QWidget):
         self.identity_plot = pg.PlotWidget(background="w")
         self.identity_plot.showGrid(x=True, y=True, alpha=0.2)
         self.identity_plot.setTitle("B against A")
-        self.identity_plot.setAspectLocked(True)
         self.difference_view = pg.GraphicsLayoutWidget()
         self.difference_box = self.difference_view.addViewBox(row=0, col=0, lockAspect=True)
         self.difference_image = pg.ImageItem(axisOrder="col-major")
@@ -196,6 +195,7 @@ class BlandAltmanPanel(QWidget):
         self.difference_view.addItem(self.difference_bar, row=0, col=1)
         self.difference_title = QLabel("Difference map B − A")
         difference_holder = QWidget()
+        self.difference_holder = difference_holder  # hidden when there is no map to show
         difference_layout = QVBoxLayout(difference_holder)
         difference_layout.setContentsMargins(0, 0, 0, 0)
         difference_layout.addWidget(self.difference_title)
@@ -239,8 +239,13 @@ class BlandAltmanPanel(QWidget):
             combo.blockSignals(True)
             combo.clear()
         for run in runs:
-            self.measured_combo.addItem(run.name, run.id)
-            self.reference_combo.addItem(run.name, run.id)
+            for combo in (self.measured_combo, self.reference_combo):
+                combo.addItem(run.name, run.id)
+                combo.setItemData(
+                    combo.count() - 1,
+                    f"{run.name}\n{run.describe_methods()}",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
         self.reference_combo.addItem("Reference values (typed in or from a table)", REFERENCE)
         measured = previous[0] if previous[0] in [r.id for r in runs] else self.model.current_run_id
         self._select(self.measured_combo, measured)
@@ -574,10 +579,22 @@ class BlandAltmanPanel(QWidget):
                 [low, high],
                 pen=pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine),
             )
-        identity.setLabel("bottom", f"A: {comparison.label_a} ({comparison.unit})")
-        identity.setLabel("left", f"B: {comparison.label_b} ({comparison.unit})")
-        identity.autoRange()
+        # Run names are long: the axes say A and B, the tooltip and the listing name them.
+        identity.setLabel("bottom", f"A ({comparison.unit})")
+        identity.setLabel("left", f"B ({comparison.unit})")
+        identity.setToolTip(f"A: {comparison.label_a}\nB: {comparison.label_b}")
+        if a.size:
+            # The same range on both axes, so that the identity line is the diagonal;
+            # not an aspect lock, which would pad one axis into negative times.
+            pad = 0.05 * (high - low) or 1.0
+            identity.setXRange(low - pad, high + pad, padding=0)
+            identity.setYRange(low - pad, high + pad, padding=0)
+        else:
+            identity.autoRange()
 
+        # Against reference values there is no map of differences: the identity plot
+        # takes the whole row rather than sit beside an empty panel.
+        self.difference_holder.setVisible(comparison.difference_map is not None)
         if comparison.difference_map is None:
             self.difference_image.clear()
             self.difference_title.setText("Difference map: only for two runs")

@@ -18,6 +18,7 @@ class DataPanel(QGroupBox):
         self.model = model
         self.form = QFormLayout(self)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setVerticalSpacing(1)  # a dozen rows: keep the method forms in view
         model.input_changed.connect(self.refresh)
         self.refresh()
 

@@ -1,8 +1,9 @@
 """Entry point of the ``mrf-studio`` desktop application.
 
 ``mrf-studio`` opens the first screen; ``mrf-studio FILE`` opens a scan, maps or a saved
-session; ``mrf-studio --demo`` opens the demo brain scan and runs the default methods.
-torch and the methods are imported after the window is on screen.
+session; ``mrf-studio --demo`` opens the demo brain scan, shows a quick preview (see
+:mod:`app.quick_preview`) and runs the default methods.  torch and the methods are
+imported after the window is on screen.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         const="brain",
         choices=("brain", "nist"),
-        help="open a demo scan (default: brain) and run the default methods",
+        help="open a demo scan (default: brain): a quick preview, then the default methods",
     )
     parser.add_argument(
         "--startup-time",

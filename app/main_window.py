@@ -34,7 +34,7 @@ from app.data_panel import DataPanel
 from app.file_actions import FileActions
 from app.first_screen import FirstScreen
 from app.map_view import MapPanel
-from app.method_panel import MethodChoice, MethodPanel
+from app.method_panel import DEFAULT_GRID, MethodChoice, MethodPanel
 from app.model import AppModel, LoadedInput, Run
 from app.roi_panel import RoiPanel
 from app.run_list import RunListPanel
@@ -79,6 +79,7 @@ class MainWindow(FileActions, QMainWindow):
         self.error_dialog: QMessageBox | None = None
         self._warm_up = warm_up
         self._started = False
+        self._follow_up: MethodChoice | None = None  # run after the current one succeeds
         self.setWindowTitle("MRF Studio")
         self.resize(1500, 920)
         self.setAcceptDrops(True)
@@ -96,13 +97,26 @@ class MainWindow(FileActions, QMainWindow):
         left_layout.setContentsMargins(4, 4, 4, 4)
         left_layout.addWidget(self.data_panel)
         left_layout.addWidget(self.method_panel)
-        left_layout.addWidget(self.run_list, 1)
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(left.sizeHint().width() + 24)
-        scroll.setMaximumWidth(480)
+        # The run list stays in view below the (scrolling) scan and method forms: it
+        # says which methods made the maps on screen.
+        self.method_panel.run_area.setContentsMargins(8, 4, 8, 0)
+        pinned = QWidget()  # Run button and the run list: always in view
+        pinned_layout = QVBoxLayout(pinned)
+        pinned_layout.setContentsMargins(0, 0, 0, 0)
+        pinned_layout.addWidget(self.method_panel.run_area)
+        pinned_layout.addWidget(self.run_list, 1)
+        sidebar = QSplitter(Qt.Orientation.Vertical)
+        sidebar.addWidget(scroll)
+        sidebar.addWidget(pinned)
+        sidebar.setStretchFactor(0, 1)
+        sidebar.setCollapsible(1, False)
+        sidebar.setSizes([640, 260])
+        sidebar.setMinimumWidth(left.sizeHint().width() + 24)
+        sidebar.setMaximumWidth(480)
 
         self.map_panel = MapPanel(self.model)
         self.roi_panel = RoiPanel(self.model, self.map_panel.view_centre_and_size)
@@ -118,9 +132,10 @@ class MainWindow(FileActions, QMainWindow):
         self.tabs.addTab(self.compare_panel, "Compare (Bland-Altman)")
 
         self.workspace = QSplitter(Qt.Orientation.Horizontal)
-        self.workspace.addWidget(scroll)
+        self.workspace.addWidget(sidebar)
         self.workspace.addWidget(self.tabs)
         self.workspace.setStretchFactor(1, 1)
+        self.workspace.setSizes([420, 1080])  # room for the run list's names and methods
         self.stack.addWidget(self.workspace)
 
         self._build_progress_bar()
@@ -225,6 +240,9 @@ class MainWindow(FileActions, QMainWindow):
         runner.cancelled.connect(
             lambda: self.statusBar().showMessage(f"{runner.title}: cancelled", 5000)
         )
+        # A failed or cancelled run also drops the run that was to follow it.
+        runner.failed.connect(lambda *_: setattr(self, "_follow_up", None))
+        runner.cancelled.connect(lambda: setattr(self, "_follow_up", None))
         runner.finished.connect(self._job_finished)
         self.background.failed.connect(
             lambda message, _details: self.statusBar().showMessage(
@@ -348,9 +366,14 @@ class MainWindow(FileActions, QMainWindow):
         """Open a built-in demo scan (made on first use), optionally running the defaults."""
 
         def job(progress):
+            from app.compute import configure_compute_threads
             from mrfcore import pipeline
-            from mrfcore.acquisition.demo import demo_scan_path
+            from mrfcore.acquisition.demo import demo_scan_is_current, demo_scan_path
 
+            if not demo_scan_is_current(name):
+                # Simulated with torch; a made scan is only read, so torch is left to
+                # load in the background warm-up meanwhile.
+                configure_compute_threads()
             path = demo_scan_path(name, progress=progress.stage(0.0, 0.95, "making the demo scan"))
             return str(path), pipeline.load_input(path)
 
@@ -391,7 +414,10 @@ class MainWindow(FileActions, QMainWindow):
 
         loaded = LoadedInput(data, path, pipeline.describe_input(data), demo)
         self.model.set_input(loaded)
-        self.method_panel.set_input_kind(loaded.kind)
+        sequence = getattr(data, "sequence", None)
+        self.method_panel.set_input_kind(
+            loaded.kind, None if sequence is None else sequence.content_hash()
+        )
         self.map_panel.prepare()
         if path and not demo:
             self.add_recent(path)
@@ -419,9 +445,10 @@ class MainWindow(FileActions, QMainWindow):
             options_to_dict(request.inference_options)
             if request.inference_options is not None
             else None,
+            request.grid,
         )
         if run_after:
-            QTimer.singleShot(0, self.run_methods)
+            QTimer.singleShot(0, self.run_demo_methods if demo else self.run_methods)
 
     # -- running ----------------------------------------------------------------------------
     def build_request(self, choice: MethodChoice) -> Any:
@@ -447,15 +474,17 @@ class MainWindow(FileActions, QMainWindow):
             reconstruction_options=recon_options,
             inference_options=inference_options,
             device=choice.device,
+            grid=choice.grid,
         )
 
-    def run_methods(self) -> bool:
-        """Run the chosen methods on the opened scan in the background."""
+    def run_methods(self, choice: MethodChoice | None = None, title: str = "") -> bool:
+        """Run the chosen methods (the panel's, or ``choice``) on the opened scan in the
+        background; ``title`` starts the run's name (e.g. "Quick preview")."""
         loaded = self.model.input
         if loaded is None or loaded.kind == "maps":
             self.statusBar().showMessage("Open a scan first.", 5000)
             return False
-        choice = self.method_panel.choice()
+        choice = self.method_panel.choice() if choice is None else choice
         try:
             request = self.build_request(choice)
         except ValueError as error:
@@ -466,19 +495,47 @@ class MainWindow(FileActions, QMainWindow):
             labels.append(self.method_panel.reconstruction.infos[request.reconstruction].label)
         labels.append(self.method_panel.inference.infos[request.inference].label)
         label = " + ".join(labels)
+        if choice.grid != DEFAULT_GRID:
+            label += f", {choice.grid} grid"
+        if title:
+            label = f"{title}: {label}"
         source = loaded.data
 
         def job(progress):
+            from app.compute import configure_compute_threads
             from mrfcore import pipeline
 
-            return pipeline.run_pipeline(source, request, progress)
+            threads = configure_compute_threads()
+            return pipeline.run_pipeline(source, request, progress), threads
 
         return self._start(
-            job, f"Running {label}", lambda result: self._run_done(result, choice, label)
+            job, f"Running {label}", lambda result: self._run_done(*result, choice, label)
         )
 
-    def _run_done(self, result: Any, choice: MethodChoice, label: str) -> None:
+    def run_demo_methods(self) -> bool:
+        """The demo's runs: a quick preview first (see :mod:`app.quick_preview`), so that
+        maps appear within seconds, then the default methods chosen in the panel."""
+        from app.quick_preview import PREVIEW_TITLE, preview_choice
+
+        chosen = self.method_panel.choice()
+        preview = preview_choice(self.method_panel)
+        if preview is None or preview == chosen:
+            return self.run_methods(chosen)
+        if not self.run_methods(preview, PREVIEW_TITLE):
+            return False
+        self._follow_up = chosen
+        return True
+
+    def _start_follow_up(self) -> None:
+        choice, self._follow_up = self._follow_up, None
+        if choice is not None and self.model.input is not None:
+            self.run_methods(choice)
+
+    def _run_done(self, result: Any, threads: int, choice: MethodChoice, label: str) -> None:
         is_kspace = self.model.input is not None and self.model.input.kind == "kspace"
+        device = str(result.provenance.get("device", choice.device))
+        if device == "cpu":
+            device += f" ({threads} thread{'s' if threads > 1 else ''})"
         run = Run(
             id=self.model.new_run_id(),
             name=self.model.unique_run_name(label),
@@ -487,7 +544,7 @@ class MainWindow(FileActions, QMainWindow):
             reconstruction_options=choice.reconstruction_options if is_kspace else {},
             inference=choice.inference,
             inference_options=choice.inference_options,
-            device=str(result.provenance.get("device", choice.device)),
+            device=device,
             images=result.images,
             timings=dict(result.timings),
             provenance=dict(result.provenance),
@@ -495,6 +552,9 @@ class MainWindow(FileActions, QMainWindow):
         self.model.add_run(run)
         self.tabs.setCurrentIndex(0)
         self.statusBar().showMessage(f"{label}: done in {run.total_seconds:.1f} s", 10000)
+        if self._follow_up is not None:
+            # After the worker has finished (its finished signal comes after this).
+            QTimer.singleShot(0, self._start_follow_up)
 
     # -- drag and drop ----------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -537,9 +597,11 @@ class MainWindow(FileActions, QMainWindow):
 
 def _warm_up(progress) -> list:
     """Background start-up work: import the heavy modules once, list compute devices."""
+    from app.compute import configure_compute_threads
     from mrfcore.device import available_devices
 
     progress(0, 2, "Looking for compute devices")
+    configure_compute_threads()
     devices = available_devices()
     import numpy.ma  # noqa: F401 - np.percentile needs it; ~0.1 s on first use
 

@@ -62,6 +62,7 @@ class MapPanel(QWidget):
         self._slice_count = 1
         self._tsmi_component = 0
         self._prepared = False
+        self._cursor: tuple[float | None, float | None] = (None, None)  # view coordinates
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
@@ -193,6 +194,7 @@ class MapPanel(QWidget):
         self._redraw_images()
         self._apply_colormaps()
         self._rebuild_shapes()
+        self._update_readout()
 
     def _make_view(self, name: str, unit: str) -> MapView:
         view = MapView(name, unit)
@@ -216,7 +218,11 @@ class MapPanel(QWidget):
         extras = [name for name in available if name not in MAIN_MAPS]
         for name in list(self.extras_buttons):
             if name not in extras:
-                self.extras_buttons.pop(name).deleteLater()
+                button = self.extras_buttons.pop(name)
+                # Out of the bar now: deferred deletion may wait for the event loop.
+                self.extras_bar.removeWidget(button)
+                button.hide()
+                button.deleteLater()
         for name in extras:
             if name not in self.extras_buttons:
                 button = QToolButton(text=name)
@@ -303,6 +309,7 @@ class MapPanel(QWidget):
             self.slice_label.setText(f"Slice {self.model.view.slice_index + 1}/{self._slice_count}")
             self._redraw_images()
             self._rebuild_shapes()
+            self._update_readout()
         elif key == "crosshair" and not self.model.view.crosshair:
             for view in self.views.values():
                 view.set_crosshair(None, None)
@@ -324,8 +331,13 @@ class MapPanel(QWidget):
         point = view.viewbox.mapSceneToView(scene_pos)
         self.show_readout(point.x(), point.y())
 
+    def _update_readout(self) -> None:
+        # Other maps (another run or slice) under an unmoved cursor: list their values.
+        self.show_readout(*self._cursor)
+
     def show_readout(self, x: float | None, y: float | None) -> str:
         """Move the crosshair to view coordinates (x, y) and list every value there."""
+        self._cursor = (x, y)
         if x is None or y is None or not self.views:
             for view in self.views.values():
                 view.set_crosshair(None, None)

@@ -111,7 +111,7 @@ class MapView(QWidget):
         self.preset.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.preset.setMinimumContentsLength(8)
+        self.preset.setMinimumContentsLength(14)  # "Brain 0–2000 ms" in full
         self.low = QDoubleSpinBox()
         self.high = QDoubleSpinBox()
         for box, what in ((self.low, "lowest"), (self.high, "highest")):

@@ -32,11 +32,42 @@ from PySide6.QtWidgets import (
 
 from mrfcore.methods import MethodInfo, OptionSpec
 
-__all__ = ["MethodChoice", "MethodPanel", "OptionsForm"]
+__all__ = ["DEFAULT_GRID", "MethodChoice", "MethodPanel", "OptionsForm", "method_availability"]
 
 _INT_LIMIT = 2**31 - 1
 _FLOAT_LIMIT = 1e12
 AUTO_DEVICE = "auto"
+DEFAULT_GRID = "paper"
+UNAVAILABLE_SUFFIX = "  (not available)"
+
+
+def method_availability(info: MethodInfo, sequence_hash: str | None) -> str | None:
+    """Why ``info`` cannot run on a scan of this sequence, or ``None`` when it can.
+
+    A method class may define ``available_for(sequence_hash) -> bool`` (learned methods
+    do: a model must exist for the sequence) and, optionally,
+    ``unavailable_reason(sequence_hash) -> str``.  Both must be cheap (no torch).
+    """
+    check = getattr(info.method_type, "available_for", None)
+    if check is None:
+        return None
+    try:
+        if check(sequence_hash):
+            return None
+    except Exception as error:  # noqa: BLE001 - a broken check must not hide the method list
+        return f"{info.label}: its availability check failed ({error})."
+    explain = getattr(info.method_type, "unavailable_reason", None)
+    if explain is not None:
+        try:
+            return str(explain(sequence_hash))
+        except Exception:  # noqa: BLE001 - fall back to the generic reason
+            pass
+    if sequence_hash is None:
+        return f"{info.label} needs to know the scan's sequence, and this input has none."
+    return (
+        f"{info.label} has no trained model for the sequence of this scan. "
+        "Train one with 'mrf train' (see 'mrf train --help'), or choose another method."
+    )
 
 
 def _decimals_for(spec: OptionSpec) -> int:
@@ -211,6 +242,7 @@ class MethodChoice:
     reconstruction_options: dict[str, Any] = field(default_factory=dict)
     inference_options: dict[str, Any] = field(default_factory=dict)
     device: str = AUTO_DEVICE
+    grid: str = DEFAULT_GRID
 
 
 class _MethodSection(QGroupBox):
@@ -223,6 +255,7 @@ class _MethodSection(QGroupBox):
         self.none_label = none_label
         self.infos: dict[str, MethodInfo] = {}
         self.forms: dict[str, OptionsForm] = {}
+        self.unavailable: dict[str, str] = {}  # method name → why it cannot run now
         layout = QVBoxLayout(self)
         self.combo = QComboBox()
         self.combo.setObjectName(f"{title.lower()}_method")
@@ -243,6 +276,7 @@ class _MethodSection(QGroupBox):
         self.combo.blockSignals(True)
         self.combo.clear()
         self.infos = {}
+        self.unavailable = {}
         if self.none_label is not None:
             self.combo.addItem(self.none_label, None)
         for info in infos:
@@ -263,7 +297,47 @@ class _MethodSection(QGroupBox):
         index = self.combo.findData(name)
         if index < 0:
             raise ValueError(f"no {self.title().lower()} method named {name!r} in the list")
+        if name in self.unavailable:
+            raise ValueError(self.unavailable[name])
         self.combo.setCurrentIndex(index)
+
+    def available_names(self) -> list[str]:
+        """Methods listed that can run on the current input, in list order."""
+        return [name for name in self.infos if name not in self.unavailable]
+
+    def set_unavailable(self, reasons: dict[str, str]) -> None:
+        """Grey out the methods in ``reasons`` (name → why) with the reason as tooltip;
+        a chosen method that became unavailable gives way to the first available one."""
+        self.unavailable = dict(reasons)
+        model = self.combo.model()
+        self.combo.blockSignals(True)
+        try:
+            for index in range(self.combo.count()):
+                name = self.combo.itemData(index)
+                if name is None:
+                    continue
+                info = self.infos[name]
+                reason = self.unavailable.get(name)
+                item = model.item(index) if hasattr(model, "item") else None
+                if item is not None:
+                    item.setEnabled(reason is None)
+                self.combo.setItemText(
+                    index, info.label + (UNAVAILABLE_SUFFIX if reason is not None else "")
+                )
+                self.combo.setItemData(
+                    index,
+                    reason if reason is not None else (info.description or info.label),
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+        finally:
+            self.combo.blockSignals(False)
+        if self.current() in self.unavailable:
+            available = self.available_names()
+            if available:
+                self.combo.setCurrentIndex(self.combo.findData(available[0]))
+            elif self.none_label is not None:
+                self.combo.setCurrentIndex(0)
+        self._method_changed()
 
     def form(self) -> OptionsForm | None:
         name = self.current()
@@ -282,7 +356,10 @@ class _MethodSection(QGroupBox):
             )
             self.reset_button.setVisible(False)
         else:
-            self.description.setText(info.description)
+            reason = self.unavailable.get(name)
+            self.description.setText(
+                info.description if reason is None else f"<span style='color:#b00'>{reason}</span>"
+            )
             # Forms are kept per method so that switching back keeps the user's edits.
             if name not in self.forms:
                 form = OptionsForm(info.options, self)
@@ -324,6 +401,15 @@ class MethodPanel(QWidget):
             "Reconstruction", "None – the input already is an image series"
         )
         self.inference = _MethodSection("Inference", None)
+        grid_box = QGroupBox("Dictionary")
+        grid_layout = QVBoxLayout(grid_box)
+        self.grid_combo = QComboBox()
+        self.grid_combo.setObjectName("grid")
+        self.grid_combo.setToolTip(
+            "The T1 × T2 grid of simulated fingerprints: it gives the temporal subspace "
+            "and the atoms matched. Built once per sequence and grid, then cached."
+        )
+        grid_layout.addWidget(self.grid_combo)
         device_box = QGroupBox("Compute device")
         device_layout = QVBoxLayout(device_box)
         self.device_combo = QComboBox()
@@ -342,13 +428,21 @@ class MethodPanel(QWidget):
         self.run_button.clicked.connect(self.run_requested)
         self.hint = QLabel("Open a scan to start.")
         self.hint.setWordWrap(True)
+        # Run button and hint in a widget of their own, so that a window can keep them
+        # in view while the forms above scroll (they stay in this panel otherwise).
+        self.run_area = QWidget()
+        run_layout = QVBoxLayout(self.run_area)
+        run_layout.setContentsMargins(0, 0, 0, 0)
+        run_layout.addWidget(self.run_button)
+        run_layout.addWidget(self.hint)
         layout.addWidget(self.reconstruction)
         layout.addWidget(self.inference)
+        layout.addWidget(grid_box)
         layout.addWidget(device_box)
-        layout.addWidget(self.run_button)
-        layout.addWidget(self.hint)
+        layout.addWidget(self.run_area)
         layout.addStretch(1)
         self._input_kind: str | None = None
+        self._sequence_hash: str | None = None
         self._busy = False
         self.inference.changed.connect(self._update_enabled)
         self._update_enabled()
@@ -364,8 +458,56 @@ class MethodPanel(QWidget):
             reconstruction, inference = self._registries
         self.reconstruction.set_methods(list(reconstruction))
         self.inference.set_methods(list(inference))
+        self._fill_grids()
         self.populated = True
+        self._check_availability()
         self._update_enabled()
+
+    def _fill_grids(self) -> None:
+        from mrfcore.dictionary import GRID_PRESETS
+
+        current = self.grid_combo.currentData() or DEFAULT_GRID
+        self.grid_combo.clear()
+        for name, description in GRID_PRESETS.items():
+            self.grid_combo.addItem(f"{name}: {description.split(',')[0]}", name)
+            self.grid_combo.setItemData(
+                self.grid_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole
+            )
+        self.set_grid(current)
+
+    def set_grid(self, name: str) -> None:
+        """Choose the dictionary grid by preset name.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not listed.
+        """
+        index = self.grid_combo.findData(name)
+        if index < 0:
+            raise ValueError(f"no dictionary grid named {name!r} in the list")
+        self.grid_combo.setCurrentIndex(index)
+
+    def set_sequence(self, sequence_hash: str | None) -> None:
+        """The content hash of the loaded scan's sequence (``None`` when unknown): methods
+        that cannot run for it (e.g. no trained model) are greyed out with the reason."""
+        self._sequence_hash = sequence_hash
+        self._check_availability()
+        self._update_enabled()
+
+    def _check_availability(self) -> None:
+        if not self.populated:
+            return
+        for section in (self.reconstruction, self.inference):
+            if self._input_kind in ("kspace", "images"):
+                reasons = {
+                    name: reason
+                    for name, info in section.infos.items()
+                    if (reason := method_availability(info, self._sequence_hash)) is not None
+                }
+            else:
+                reasons = {}
+            section.set_unavailable(reasons)
 
     def set_devices(self, devices: Iterable[Any]) -> None:
         """List the devices (``DeviceInfo(name, label)``) after "Automatic"."""
@@ -380,9 +522,11 @@ class MethodPanel(QWidget):
         index = self.device_combo.findData(current)
         self.device_combo.setCurrentIndex(max(index, 0))
 
-    def set_input_kind(self, kind: str | None) -> None:
-        """``"kspace"``, ``"images"``, ``"maps"`` or ``None``: what Run would work on."""
+    def set_input_kind(self, kind: str | None, sequence_hash: str | None = None) -> None:
+        """``"kspace"``, ``"images"``, ``"maps"`` or ``None``: what Run would work on, and
+        the content hash of its sequence (see :meth:`set_sequence`)."""
         self._input_kind = kind
+        self._sequence_hash = sequence_hash
         if kind == "images" and self.reconstruction.current() is not None:
             self.reconstruction.select(None)
         elif (
@@ -391,6 +535,7 @@ class MethodPanel(QWidget):
             and (self.reconstruction.infos)
         ):
             self.reconstruction.combo.setCurrentIndex(1)
+        self._check_availability()
         self._update_enabled()
 
     def set_busy(self, busy: bool) -> None:
@@ -403,16 +548,29 @@ class MethodPanel(QWidget):
         reconstruction_options: dict[str, Any] | None,
         inference: str | None,
         inference_options: dict[str, Any] | None,
+        grid: str | None = None,
     ) -> None:
-        """Select the given methods and show their option values (the pipeline's defaults)."""
+        """Select the given methods and show their option values (the pipeline's defaults).
+
+        A default that cannot run on this input (see :meth:`set_sequence`) is skipped: the
+        list keeps an available method, and its options are left as they are.
+        """
         if reconstruction is not None or self._input_kind == "images":
-            self.reconstruction.select(reconstruction)
+            try:
+                self.reconstruction.select(reconstruction)
+            except ValueError:
+                reconstruction_options = None
         if reconstruction_options and self.reconstruction.form() is not None:
             self.reconstruction.form().set_values(reconstruction_options)
         if inference is not None:
-            self.inference.select(inference)
+            try:
+                self.inference.select(inference)
+            except ValueError:
+                inference_options = None
         if inference_options and self.inference.form() is not None:
             self.inference.form().set_values(inference_options)
+        if grid is not None:
+            self.set_grid(grid)
         self._update_enabled()
 
     def choice(self) -> MethodChoice:
@@ -424,17 +582,22 @@ class MethodPanel(QWidget):
             reconstruction_options=recon_form.values() if recon_form else {},
             inference_options=inference_form.values() if inference_form else {},
             device=self.device_combo.currentData() or AUTO_DEVICE,
+            grid=self.grid_combo.currentData() or DEFAULT_GRID,
         )
 
     def _update_enabled(self) -> None:
         kind = self._input_kind
         ready = self.populated and kind in ("kspace", "images") and not self._busy
-        has_inference = self.inference.current() is not None
+        current = self.inference.current()
+        has_inference = current is not None and current not in self.inference.unavailable
         self.reconstruction.setEnabled(self.populated and kind == "kspace" and not self._busy)
         self.inference.setEnabled(
             self.populated and kind in ("kspace", "images") and not self._busy
         )
         self.device_combo.setEnabled(not self._busy)
+        self.grid_combo.setEnabled(
+            self.populated and kind in ("kspace", "images") and not self._busy
+        )
         self.run_button.setEnabled(ready and has_inference)
         if kind is None:
             self.hint.setText("Open a scan to start.")
@@ -443,7 +606,11 @@ class MethodPanel(QWidget):
         elif not self.populated:
             self.hint.setText("Loading the list of methods…")
         elif not has_inference:
-            self.hint.setText("No inference method is installed.")
+            self.hint.setText(
+                "No inference method can run on this scan (hover over the list for why)."
+                if self.inference.infos
+                else "No inference method is installed."
+            )
         elif self._busy:
             self.hint.setText("Running… press Cancel to stop.")
         else:

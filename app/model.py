@@ -99,11 +99,19 @@ class Run:
     def total_seconds(self) -> float:
         return float(sum(self.timings.values()))
 
+    @property
+    def grid(self) -> str | None:
+        """Name of the dictionary grid the run used (from its provenance), if known."""
+        dictionary = self.provenance.get("dictionary")
+        grid = dictionary.get("grid") if isinstance(dictionary, dict) else None
+        return str(grid) if grid else None
+
     def describe_methods(self) -> str:
-        """E.g. ``"lrtv → dm"`` or ``"loaded maps"``."""
+        """E.g. ``"lrtv → dm, paper grid"`` or ``"loaded maps"``."""
         if self.inference is None:
             return "loaded maps"
-        return f"{self.reconstruction or 'images'} → {self.inference}"
+        text = f"{self.reconstruction or 'images'} → {self.inference}"
+        return f"{text}, {self.grid} grid" if self.grid else text
 
 
 @dataclass

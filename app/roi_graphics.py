@@ -78,7 +78,9 @@ def make_shape(roi: ROI, selected: bool = False) -> pg.ROI:
         shape = cls(state["pos"], state["size"], pen=pen, hoverPen=hover)
         shape.setAngle(state["angle"], update=False)
     shape.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.LeftButton)
-    label = pg.TextItem(roi.name, color=roi.colour, anchor=(0, 1))
+    # Centred above the shape: neighbouring ROIs (phantom vials) keep their labels apart.
+    # A dark backing keeps the name readable on bright map values.
+    label = pg.TextItem(roi.name, color=roi.colour, anchor=(0.5, 1), fill=(0, 0, 0, 150))
     label.setParentItem(shape)
     shape.name_label = label
     shape.roi_kind = roi.kind
@@ -93,7 +95,8 @@ def _place_label(shape: pg.ROI) -> None:
             tops = [h.pos() for h in handles]
             shape.name_label.setPos(min(tops, key=lambda p: (-p.y(), p.x())))
     else:
-        shape.name_label.setPos(0, shape.size()[1])
+        width, height = shape.size()
+        shape.name_label.setPos(width / 2, height)
 
 
 def shape_points(shape: pg.ROI) -> np.ndarray:

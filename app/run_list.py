@@ -38,6 +38,12 @@ def _options_text(run: Run) -> str:
     ):
         if options:
             parts.append(f"{title} options: {json.dumps(options, default=str)}")
+    dictionary = run.provenance.get("dictionary")
+    if isinstance(dictionary, dict) and dictionary.get("grid"):
+        atoms = dictionary.get("atoms")
+        size = f", {int(atoms):,} atoms" if isinstance(atoms, int | float) else ""
+        rank = f", rank {dictionary['rank']}" if dictionary.get("rank") else ""
+        parts.append(f"dictionary: {dictionary['grid']} grid{size}{rank}")
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in run.timings.items())
     if timings:
         parts.append(f"timings: {timings}")

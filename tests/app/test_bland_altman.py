@@ -114,6 +114,10 @@ def test_reference_values_typed_and_from_the_nist_table(setup):
     expected = bland_altman([reference[i].t1_ms for i in (1, 2, 3, 4)], measured)
     np.testing.assert_allclose(comparison.result.bias, expected.bias)
     assert comparison.difference_map is None
+    assert not panel.difference_holder.isVisibleTo(panel)  # no empty panel beside the plots
+    panel.reference_combo.setCurrentIndex(panel.reference_combo.findData(a.id))
+    assert panel.recompute().difference_map is not None
+    assert panel.difference_holder.isVisibleTo(panel)
 
 
 def test_helpful_message_when_nothing_to_compare(qtbot):

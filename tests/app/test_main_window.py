@@ -158,6 +158,7 @@ def test_demo_opens_and_runs_the_defaults(window, qtbot, fake_pipeline, tmp_path
 
     module = types.ModuleType("mrfcore.acquisition.demo")
     module.demo_scan_path = demo_scan_path
+    module.demo_scan_is_current = lambda name: False  # made on first use
     monkeypatch.setitem(sys.modules, "mrfcore.acquisition.demo", module)
     with qtbot.waitSignal(window.runner.finished, timeout=5000):
         window.open_demo("brain", run_after=True)
@@ -237,3 +238,97 @@ def test_model_and_session_modules_need_no_qt():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _preview_registries():
+    """Fakes under the names the quick preview uses, plus a default reconstruction."""
+    from dataclasses import dataclass
+
+    from gui_fakes import FakeInferenceOptions, _Never
+
+    from mrfcore.methods import MethodInfo, option
+
+    @dataclass
+    class GriddingOptions:
+        coil_compression: int = option(0, label="Virtual coils", minimum=0)
+
+    recon = [
+        MethodInfo("lrtv", "LRTV", "reconstruction", GriddingOptions, _Never, ""),
+        MethodInfo("zf", "ZF", "reconstruction", GriddingOptions, _Never, ""),
+    ]
+    inference = [MethodInfo("dm", "DM", "inference", FakeInferenceOptions, _Never, "")]
+    return recon, inference
+
+
+def _demo_window(qtbot, monkeypatch, tmp_path, fake_pipeline):
+    from app.main_window import MainWindow
+    from mrfcore import pipeline
+
+    monkeypatch.setattr(
+        pipeline, "default_request", lambda source: pipeline.RunRequest("lrtv", "dm")
+    )
+    module = types.ModuleType("mrfcore.acquisition.demo")
+    module.demo_scan_path = lambda name, progress=None: tmp_path / f"{name}.h5"
+    module.demo_scan_is_current = lambda name: True
+    monkeypatch.setitem(sys.modules, "mrfcore.acquisition.demo", module)
+    recon, inference = _preview_registries()
+    window = MainWindow(reconstruction=recon, inference=inference, warm_up=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.method_panel.populated, timeout=2000)
+    return window
+
+
+def _tiny_kspace(path):
+    import numpy as np
+
+    from mrfcore.data import Geometry, KSpaceData
+    from mrfcore.sequences import Sequence
+
+    frames = 5
+    return KSpaceData(
+        samples=np.zeros((4, frames, 1, 8), np.complex64),
+        trajectory=np.zeros((frames, 1, 8, 2), np.float32),
+        sequence=Sequence(np.full(frames, 10.0), np.full(frames, 10.0), 2.0, name="tiny"),
+        geometry=Geometry((8, 8), (1.0, 1.0)),
+        source=str(path),
+    )
+
+
+def test_demo_shows_a_labelled_quick_preview_then_runs_the_defaults(
+    qtbot, monkeypatch, tmp_path, fake_pipeline
+):
+    from mrfcore import pipeline
+
+    monkeypatch.setattr(pipeline, "load_input", _tiny_kspace, raising=False)
+    window = _demo_window(qtbot, monkeypatch, tmp_path, fake_pipeline)
+    with qtbot.waitSignal(window.runner.finished, timeout=5000):
+        window.open_demo("brain", run_after=True)
+    qtbot.waitUntil(lambda: len(window.model.runs) == 2, timeout=20000)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=5000)
+    preview, default = fake_pipeline.requests
+    assert (preview.reconstruction, preview.inference, preview.grid) == ("zf", "dm", "coarse")
+    assert preview.reconstruction_options.coil_compression == 1
+    assert (default.reconstruction, default.inference, default.grid) == ("lrtv", "dm", "paper")
+    assert default.reconstruction_options.coil_compression == 0
+    first, second = window.model.runs
+    assert first.name == "Quick preview: ZF + DM, coarse grid" and second.name == "LRTV + DM"
+    assert first.reconstruction_options == {"coil_compression": 1}
+    assert window.model.current_run is second  # the default run replaces the preview
+    assert window.errors == []
+
+
+def test_a_failed_preview_does_not_start_the_default_run(
+    qtbot, monkeypatch, tmp_path, fake_pipeline
+):
+    from mrfcore import pipeline
+
+    monkeypatch.setattr(pipeline, "load_input", _tiny_kspace, raising=False)
+    fake_pipeline.fail = RuntimeError("broken preview")
+    window = _demo_window(qtbot, monkeypatch, tmp_path, fake_pipeline)
+    with qtbot.waitSignal(window.runner.finished, timeout=5000):
+        window.open_demo("brain", run_after=True)
+    qtbot.waitUntil(lambda: len(window.errors) == 1, timeout=10000)
+    qtbot.wait(200)
+    assert not window.runner.busy and window.model.runs == []
+    assert len(fake_pipeline.requests) == 1

@@ -155,3 +155,19 @@ def test_extra_maps_and_tsmi_on_demand(panel):
 def test_no_run_shows_a_hint(panel):
     assert "No maps yet" in panel.placeholder.text()
     assert panel.views == {}
+
+
+def test_readout_follows_the_shown_run_and_extras_bar_has_no_stale_buttons(panel):
+    first = _add_run(panel.model, synthetic_maps(), "first")
+    second = _add_run(panel.model, synthetic_maps(t1_offset=100.0), "second")
+    panel.show_readout(30.5, 20.5)
+    assert f"T1 {format_value(float(second.maps.t1_ms[30, 20]), 'ms')}" in panel.readout.text()
+    panel.model.set_current_run(first.id)  # the cursor has not moved: new values
+    assert f"T1 {format_value(float(first.maps.t1_ms[30, 20]), 'ms')}" in panel.readout.text()
+    panel.model.clear_runs()
+    assert panel.readout.text().strip() == ""
+    _add_run(panel.model, synthetic_maps(), "third")
+    bar = panel.extras_bar
+    shown = [bar.itemAt(i).widget() for i in range(bar.count()) if bar.itemAt(i).widget()]
+    buttons = [w.text() for w in shown if w is not panel.extras_label]
+    assert buttons == ["match_correlation"]

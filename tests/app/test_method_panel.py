@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from gui_fakes import FAKE_INFERENCE, FAKE_RECON, FakeReconOptions
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 
 from app.method_panel import MethodPanel, OptionsForm
@@ -137,3 +139,72 @@ def test_optional_and_text_options_use_a_text_field(qtbot):
     form.editors["seed"].setText("12")
     form.editors["name"].setText("12")
     assert form.values() == {"seed": 12, "name": "12"}
+
+
+class _NeedsModel:
+    """A learned method with a trained model for one sequence only."""
+
+    @staticmethod
+    def available_for(sequence_hash):
+        return sequence_hash == "trained-for-this"
+
+    def run(self, inputs, options, progress):  # pragma: no cover - never run here
+        raise AssertionError
+
+
+def test_methods_that_cannot_run_on_the_scan_are_greyed_out_with_the_reason(qtbot):
+    from gui_fakes import FakeInferenceOptions
+
+    from mrfcore.methods import MethodInfo
+
+    learned = MethodInfo("net", "Net", "inference", FakeInferenceOptions, _NeedsModel, "A net.")
+    panel = MethodPanel(FAKE_RECON, [learned, *FAKE_INFERENCE])
+    qtbot.addWidget(panel)
+    panel.populate()
+    panel.set_input_kind("kspace", "trained-for-this")
+    combo = panel.inference.combo
+    assert panel.inference.current() == "net" and panel.run_button.isEnabled()
+    assert combo.model().item(0).isEnabled() and combo.itemText(0) == "Net"
+
+    panel.set_sequence("another-sequence")
+    item = combo.model().item(0)
+    assert not item.isEnabled()
+    assert combo.itemText(0).startswith("Net") and "not available" in combo.itemText(0)
+    tip = combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "no trained model" in tip and "mrf train" in tip
+    # The choice moves to a method that can run, and a default naming the greyed-out
+    # method does not bring it back.
+    assert panel.inference.current() == "fake_dm" and panel.run_button.isEnabled()
+    panel.apply_defaults("fake_zf", None, "net", {"batch": 3})
+    assert panel.choice().inference == "fake_dm"
+    assert panel.choice().inference_options == {"batch": 4096}
+    with pytest.raises(ValueError, match="no trained model"):
+        panel.inference.select("net")
+
+    # With only the unavailable method, Run is off and the hint says why.
+    alone = MethodPanel(FAKE_RECON, [learned])
+    qtbot.addWidget(alone)
+    alone.populate()
+    alone.set_input_kind("kspace")  # an input without a known sequence
+    assert not alone.run_button.isEnabled()
+    assert "can run on this scan" in alone.hint.text()
+    assert "sequence" in alone.inference.combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_dictionary_grid_is_chosen_from_the_presets(qtbot):
+    from mrfcore.dictionary import GRID_PRESETS
+
+    panel = MethodPanel(FAKE_RECON, FAKE_INFERENCE)
+    qtbot.addWidget(panel)
+    panel.populate()
+    combo = panel.grid_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(GRID_PRESETS)
+    assert panel.choice().grid == "paper"
+    panel.set_input_kind("kspace")
+    panel.apply_defaults("fake_zf", None, "fake_dm", None, "coarse")
+    assert panel.choice().grid == "coarse"
+    assert GRID_PRESETS["coarse"] == combo.itemData(
+        combo.currentIndex(), Qt.ItemDataRole.ToolTipRole
+    )
+    with pytest.raises(ValueError, match="no dictionary grid"):
+        panel.set_grid("huge")
