@@ -125,7 +125,7 @@ def run_matching(
     matcher, details = matcher_factory(dictionary, batch, progress.stage(0.02, 0.3, "preparing"))
     timings["setup_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    result = matcher(batch.signals, atoms["normalised"], progress.stage(0.3, 0.97, "matching"))
+    result = matcher(batch.signals, atoms["normalised"], progress.stage(0.3, 0.97))
     timings["match_s"] = time.perf_counter() - mark
     index = result.indices
     chosen = atoms["atoms"][index]
