@@ -245,6 +245,13 @@ def read_nifti(
             radians, note = phase_to_radians(phase_data)
             notes.append(note)
         data = np.abs(data) * np.exp(1j * radians)
+    bad = np.count_nonzero(~np.isfinite(data))
+    if bad:
+        # A TSMI voxel with a NaN would match an arbitrary atom; refuse rather than guess.
+        raise ValueError(
+            f"{path}: {bad} of {data.size} image values are NaN or infinite; an image "
+            "series must be finite everywhere (set empty voxels to 0)"
+        )
     geometry = _geometry(image, spatial)
     data = data.reshape((data.shape[0], *geometry.matrix)).astype(np.complex64)
     return ImageSeries(
