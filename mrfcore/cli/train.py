@@ -21,9 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_sequence_arguments(parser)
     parser.add_argument("--model", required=True, choices=("mrfresnet", "rescnn", "km"),
                         help="which model to train")
-    parser.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
+    parser.add_argument("--epochs", type=int, default=20,
+                        help="passes over the labelled copies (default 20; unused by km)")
     parser.add_argument("--copies", type=int, default=50,
-                        help="noisy copies of every atom per epoch (default 50)")
+                        help="noisy copies of every atom, each labelled once by dictionary "
+                        "matching (default 50; ~1 ms per copy on a laptop CPU for the paper "
+                        "grid, so 50 copies take ~1.5 h there: use a GPU, or fewer copies)")
     parser.add_argument("--noise", type=float, default=0.01,
                         help="σ of the complex noise on unit-norm fingerprints (default 0.01)")
     parser.add_argument("--grid", default="paper",

@@ -63,7 +63,8 @@ _SAME_BASIS_TOLERANCE = 1e-4
 
 
 def to_model_basis(
-    signals: torch.Tensor, signal_basis: np.ndarray, model_basis: np.ndarray
+    signals: torch.Tensor, signal_basis: np.ndarray, model_basis: np.ndarray,
+    model_grid: str = "",
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Express subspace signals (V, s_in) in the model's basis (V, s_model).
 
@@ -75,7 +76,9 @@ def to_model_basis(
     ValueError
         When the bases have different frame counts, or the signals' subspace does not
         contain the model's (smallest cosine of the principal angles below 0.99), e.g. a
-        dictionary of lower rank than the model's.
+        dictionary of lower rank than the model's, or on a much wider grid (measured for
+        ir-ramp-880: a 'coarse' grid dictionary passes, smallest cosine 0.998; the 'log'
+        grid does not, 0.73).  ``model_grid`` names the model's grid in the message.
     """
     import torch
 
@@ -94,11 +97,12 @@ def to_model_basis(
     cosines = np.linalg.svd(change, compute_uv=False)
     smallest = float(cosines.min()) if cosines.size else 0.0
     if change.shape[0] > change.shape[1] or smallest < _MIN_SUBSPACE_COSINE:
+        grid = f" on the '{model_grid}' grid" if model_grid else ""
         raise ValueError(
             f"the dictionary's subspace (rank {signal_basis.shape[1]}) does not contain the "
             f"subspace the model was trained in (rank {model_basis.shape[1]}; smallest "
             f"principal-angle cosine {smallest:.4f}); use a dictionary of rank ≥ "
-            f"{model_basis.shape[1]} built for this sequence"
+            f"{model_basis.shape[1]}{grid} for this sequence, as the model was trained with"
         )
     matrix = torch.from_numpy(change.astype(np.complex64)).to(signals.device)
     note = {"basis": f"projected onto the model's basis (smallest cosine {smallest:.5f})"}
@@ -355,7 +359,8 @@ def run_learned_method(
     model = model_for_inputs(kind, inputs, options.model_file)
     device = select_device(inputs.device)
     batch = prepare_voxels(inputs, options.mask_threshold, device, options.mask_method)
-    signals, basis_note = to_model_basis(batch.signals, inputs.dictionary.basis, model.basis)
+    signals, basis_note = to_model_basis(batch.signals, inputs.dictionary.basis, model.basis,
+                                         str(model.manifest.grid.get("kind", "")))
     prepared = time.perf_counter()
     predictor = predictor_factory(model, device, inputs.dictionary)
     estimates = predictor.estimate(signals, options.batch_size, progress)

@@ -11,7 +11,8 @@ A copy of atom j is ``x = a_j / ||a_j|| + n`` in the dictionary's subspace, with
 i.i.d. circular complex Gaussian, ``E|n_k|² = σ²`` per coefficient (real and imaginary
 parts each of standard deviation σ/√2).  Because the basis V has orthonormal columns this
 is exactly the subspace projection of a unit-norm time course with the same noise added
-to each of its T frames, i.e. the papers' "N(0, σ²) noise on normalised fingerprints".
+to each of its T frames: our reading of the papers' "i.i.d. N(0, 0.01)" noise on
+normalised fingerprints, with 0.01 taken as σ (as a variance it would be σ = 0.1).
 The training set is ``copies`` noisy copies of every atom, labelled once; each of the
 ``epochs`` passes over it in a new random order, as in the paper (50 copies, 20 epochs).
 The copies themselves are never stored: chunk c of the set is regenerated on the
@@ -22,8 +23,9 @@ The label of a copy is the atom that exhaustive dictionary matching picks for it
 ``argmax_j |<x, a_j>| / ||a_j||``, searched as the DM method searches
 (:mod:`mrfcore.inference.dm`: dense on a GPU, branch and bound over atom groups on a
 CPU, which provably finds the same atom up to float32 ties); the copy's own atom is kept
-too, for test errors against the truth.  Labelling is the expensive part of training on a CPU (about
-5 ms per copy against the 113,781 atoms of the paper grid on a 2-core laptop CPU).
+too, for test errors against the truth.  Labelling is the expensive part of training on
+a CPU: 1.3–2.3 ms per copy against the 113,781 atoms of the paper grid, measured on a
+shared 2-core CPU (341,343 copies took 769 s), i.e. hours for the paper's 50 copies.
 """
 
 from __future__ import annotations
