@@ -101,8 +101,12 @@ class FakePipeline:
         for step in range(self.steps):
             progress(step, self.steps, f"iteration {step + 1}")
             deadline = time.perf_counter() + self.step_s
-            while time.perf_counter() < deadline:  # busy Python work, holding the GIL
+            while time.perf_counter() < deadline:
+                # Busy work that lets go of the GIL between pieces, as numpy and torch
+                # kernels do.  (A worker spinning in pure Python starved the Qt main
+                # thread on an idle 2-core machine; the methods compute in numpy/torch.)
                 sum(range(200))
+                time.sleep(0)
             if self.fail is not None and step == self.steps // 2:
                 raise self.fail
         progress(self.steps, self.steps, "done")

@@ -69,12 +69,6 @@ def test_open_then_run_keeps_a_run_and_shows_maps(window, qtbot, fake_pipeline, 
 def test_event_loop_stays_responsive_during_a_window_run(window, qtbot, fake_pipeline, tmp_path):
     _open_images(window, qtbot, tmp_path)
     fake_pipeline.steps, fake_pipeline.step_s = 50, 0.02
-    # Loading torch's native libraries holds the GIL (seconds on a cold disk cache, once
-    # per process; the app does it in its start-up warm-up).  This test measures a run,
-    # so torch is loaded before the clock starts.
-    from app.compute import configure_compute_threads
-
-    configure_compute_threads()
     ticks = []
     timer = QTimer()
     timer.setInterval(10)
