@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mrfcore.inference.common import MASK_METHODS
 from mrfcore.inference.models import ModelManifest, TargetScaling, model_for_inputs
+from mrfcore.methods import option
 
 if TYPE_CHECKING:
     import torch
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXTRA_RESIDUAL",
     "EncoderDecoderPredictor",
+    "LearnedOptions",
     "NetworkEstimates",
     "atoms_in_reference_frame",
     "batched",
@@ -52,6 +55,30 @@ __all__ = [
     "single_thread_on",
     "to_model_basis",
 ]
+
+
+@dataclass
+class LearnedOptions:
+    """Options every learned method shares (a method may change a default)."""
+
+    mask_threshold: float = option(
+        0.05, label="Background threshold", unit="× max signal", minimum=0.0, maximum=1.0,
+        help="voxels with a signal norm below this fraction of the brightest are skipped",
+    )
+    mask_method: str = option(
+        "relative", label="Background mask", choices=MASK_METHODS, advanced=True,
+        help="relative: the threshold above; otsu: Otsu's level of the signal histogram",
+    )
+    model_file: str = option(
+        "", label="Model file", advanced=True,
+        help="a model trained with 'mrf train'; empty: the model for the scan's sequence",
+    )
+    batch_size: int = option(
+        8192, label="Voxels per batch", minimum=1, advanced=True,
+        help="voxels estimated together (8192 was fastest on a CPU: the 300-wide decoder "
+        "layer then stays in the cache)",
+    )
+
 
 # Smallest cosine of the principal angles between the model's subspace and the
 # dictionary's for which inputs are projected rather than refused (≈ 8°).

@@ -29,9 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mrfcore.inference.common import MASK_METHODS
-from mrfcore.inference.learned import EncoderDecoderPredictor
-from mrfcore.methods import INFERENCE, option
+from mrfcore.inference.learned import EncoderDecoderPredictor, LearnedOptions
+from mrfcore.methods import INFERENCE
 from mrfcore.progress import Progress
 
 if TYPE_CHECKING:
@@ -50,24 +49,8 @@ ARCHITECTURE = {"width": 10, "blocks": 6, "decoder_hidden": 300}
 
 
 @dataclass
-class MRFResnetOptions:
-    mask_threshold: float = option(
-        0.05, label="Background threshold", unit="× max signal", minimum=0.0, maximum=1.0,
-        help="voxels with a signal norm below this fraction of the brightest are skipped",
-    )
-    mask_method: str = option(
-        "relative", label="Background mask", choices=MASK_METHODS, advanced=True,
-        help="relative: the threshold above; otsu: Otsu's level of the signal histogram",
-    )
-    model_file: str = option(
-        "", label="Model file", advanced=True,
-        help="a model trained with 'mrf train'; empty: the model for the scan's sequence",
-    )
-    batch_size: int = option(
-        8192, label="Voxels per batch", minimum=1, advanced=True,
-        help="voxels estimated together (8192 was fastest on a CPU: the 300-wide decoder "
-        "layer then stays in the cache)",
-    )
+class MRFResnetOptions(LearnedOptions):
+    """The shared options of learned methods, with their defaults."""
 
 
 @INFERENCE.register("mrfresnet", label="MRFResnet", options=MRFResnetOptions)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mrfcore.inference.common import MASK_METHODS
+from mrfcore.inference.learned import LearnedOptions
 from mrfcore.methods import INFERENCE, option
 from mrfcore.progress import Progress
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from mrfcore.data import QuantitativeMaps
     from mrfcore.dictionary import Dictionary
-    from mrfcore.inference.learned import NetworkEstimates
+    from mrfcore.inference.learned import LearnedOptions, NetworkEstimates
     from mrfcore.inference.models import TrainedModel
     from mrfcore.inference.training import NoisyCopies, TrainingSettings
     from mrfcore.methods import InferenceInputs
@@ -48,19 +48,7 @@ ARCHITECTURE = {"in_channels": 2, "stem_channels": 32, "blocks": 4, "kernel": 7,
 
 
 @dataclass
-class ResCNNOptions:
-    mask_threshold: float = option(
-        0.05, label="Background threshold", unit="× max signal", minimum=0.0, maximum=1.0,
-        help="voxels with a signal norm below this fraction of the brightest are skipped",
-    )
-    mask_method: str = option(
-        "relative", label="Background mask", choices=MASK_METHODS, advanced=True,
-        help="relative: the threshold above; otsu: Otsu's level of the signal histogram",
-    )
-    model_file: str = option(
-        "", label="Model file", advanced=True,
-        help="a model trained with 'mrf train'; empty: the model for the scan's sequence",
-    )
+class ResCNNOptions(LearnedOptions):
     batch_size: int = option(
         512, label="Voxels per batch", minimum=1, advanced=True,
         help="voxels estimated together (activations: ~0.25 MB per voxel of 880 frames)",
