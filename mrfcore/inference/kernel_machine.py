@@ -25,18 +25,16 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mrfcore.inference.learned import EncoderDecoderPredictor, LearnedOptions
+from mrfcore.inference.learned import EncoderDecoderPredictor, LearnedMethod, LearnedOptions
 from mrfcore.methods import INFERENCE
 from mrfcore.progress import Progress
 
 if TYPE_CHECKING:
     import torch
 
-    from mrfcore.data import QuantitativeMaps
     from mrfcore.dictionary import Dictionary
     from mrfcore.inference.models import TrainedModel
     from mrfcore.inference.training import NoisyCopies, TrainingSettings
-    from mrfcore.methods import InferenceInputs
     from mrfcore.sequences import Sequence
 
 __all__ = ["KernelMachine", "KMOptions", "KMPredictor", "RidgeAccumulator",
@@ -57,24 +55,14 @@ class KMOptions(LearnedOptions):
 
 
 @INFERENCE.register("km", label="Kernel machine (KM)", options=KMOptions)
-class KernelMachine:
+class KernelMachine(LearnedMethod):
     """Kernel machine (random Fourier features + ridge regression): the shallow baseline
     of the MRFResnet paper, trained on simulated noisy fingerprints of the sequence."""
 
     kind = "km"
 
-    @staticmethod
-    def available_for(sequence_hash: str | None) -> bool:
-        """Whether a trained KM exists for this sequence (reads JSON only)."""
-        from mrfcore.inference.models import model_available
-
-        return model_available("km", sequence_hash)
-
-    def run(self, inputs: InferenceInputs, options: KMOptions,
-            progress: Progress) -> QuantitativeMaps:
-        from mrfcore.inference.learned import run_learned_method
-
-        return run_learned_method("km", inputs, options, progress, KMPredictor)
+    def predictor(self) -> type:
+        return KMPredictor
 
 
 class KMPredictor(EncoderDecoderPredictor):

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXTRA_RESIDUAL",
     "EncoderDecoderPredictor",
+    "LearnedMethod",
     "LearnedOptions",
     "NetworkEstimates",
     "atoms_in_reference_frame",
@@ -449,3 +450,24 @@ def batched(count: int, size: int) -> list[slice]:
     if size < 1:
         raise ValueError(f"batch size must be ≥ 1, got {size}")
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+class LearnedMethod:
+    """What every learned inference method does alike; a subclass sets ``kind`` (the
+    model kind in model manifests) and returns its predictor class from
+    :meth:`predictor`."""
+
+    kind: str
+
+    @classmethod
+    def available_for(cls, sequence_hash: str | None) -> bool:
+        """Whether a trained model of this kind exists for the sequence (reads JSON only)."""
+        from mrfcore.inference.models import model_available
+
+        return model_available(cls.kind, sequence_hash)
+
+    def predictor(self) -> type:
+        raise NotImplementedError
+
+    def run(self, inputs: InferenceInputs, options: Any, progress: Any) -> Any:
+        return run_learned_method(self.kind, inputs, options, progress, self.predictor())

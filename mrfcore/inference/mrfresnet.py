@@ -29,18 +29,16 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mrfcore.inference.learned import EncoderDecoderPredictor, LearnedOptions
+from mrfcore.inference.learned import EncoderDecoderPredictor, LearnedMethod, LearnedOptions
 from mrfcore.methods import INFERENCE
 from mrfcore.progress import Progress
 
 if TYPE_CHECKING:
     import torch
 
-    from mrfcore.data import QuantitativeMaps
     from mrfcore.dictionary import Dictionary
     from mrfcore.inference.models import TrainedModel
     from mrfcore.inference.training import NoisyCopies, TrainingSettings
-    from mrfcore.methods import InferenceInputs
     from mrfcore.sequences import Sequence
 
 __all__ = ["MRFResnet", "MRFResnetOptions", "MRFResnetPredictor", "train_mrfresnet"]
@@ -54,24 +52,14 @@ class MRFResnetOptions(LearnedOptions):
 
 
 @INFERENCE.register("mrfresnet", label="MRFResnet", options=MRFResnetOptions)
-class MRFResnet:
+class MRFResnet(LearnedMethod):
     """Residual encoder–decoder network (Golbabaee et al.): T1, T2 and PD in one pass,
     trained on simulated noisy fingerprints of the scan's sequence."""
 
     kind = "mrfresnet"
 
-    @staticmethod
-    def available_for(sequence_hash: str | None) -> bool:
-        """Whether a trained MRFResnet exists for this sequence (reads JSON only)."""
-        from mrfcore.inference.models import model_available
-
-        return model_available("mrfresnet", sequence_hash)
-
-    def run(self, inputs: InferenceInputs, options: MRFResnetOptions,
-            progress: Progress) -> QuantitativeMaps:
-        from mrfcore.inference.learned import run_learned_method
-
-        return run_learned_method("mrfresnet", inputs, options, progress, MRFResnetPredictor)
+    def predictor(self) -> type:
+        return MRFResnetPredictor
 
 
 class MRFResnetPredictor(EncoderDecoderPredictor):

@@ -26,19 +26,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mrfcore.inference.learned import LearnedOptions
+from mrfcore.inference.learned import LearnedMethod, LearnedOptions
 from mrfcore.methods import INFERENCE, option
 from mrfcore.progress import Progress
 
 if TYPE_CHECKING:
     import torch
 
-    from mrfcore.data import QuantitativeMaps
     from mrfcore.dictionary import Dictionary
     from mrfcore.inference.learned import LearnedOptions, NetworkEstimates
     from mrfcore.inference.models import TrainedModel
     from mrfcore.inference.training import NoisyCopies, TrainingSettings
-    from mrfcore.methods import InferenceInputs
     from mrfcore.sequences import Sequence
 
 __all__ = ["ResCNN", "ResCNNOptions", "ResCNNPredictor", "time_course_inputs", "train_rescnn"]
@@ -56,25 +54,15 @@ class ResCNNOptions(LearnedOptions):
 
 
 @INFERENCE.register("rescnn", label="ResCNN-1D", options=ResCNNOptions)
-class ResCNN:
+class ResCNN(LearnedMethod):
     """Residual 1-D CNN over the whole time course: T1 and T2 from the temporal
     signature, PD from the nearest dictionary atom; needs a model trained for the
     sequence (``mrf train --model rescnn``, best on a GPU)."""
 
     kind = "rescnn"
 
-    @staticmethod
-    def available_for(sequence_hash: str | None) -> bool:
-        """Whether a trained ResCNN exists for this sequence (reads JSON only)."""
-        from mrfcore.inference.models import model_available
-
-        return model_available("rescnn", sequence_hash)
-
-    def run(self, inputs: InferenceInputs, options: ResCNNOptions,
-            progress: Progress) -> QuantitativeMaps:
-        from mrfcore.inference.learned import run_learned_method
-
-        return run_learned_method("rescnn", inputs, options, progress, ResCNNPredictor)
+    def predictor(self) -> type:
+        return ResCNNPredictor
 
 
 def time_course_inputs(aligned: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
