@@ -94,6 +94,7 @@ def adjoint(
     shape: tuple[int, ...],
     eps: float = 1e-6,
     nthreads: int = 1,
+    in_order: bool = False,
 ) -> np.ndarray:
     """Type-1 NUFFT, the adjoint of :func:`forward`: samples → images on the grid.
 
@@ -105,6 +106,10 @@ def adjoint(
         float, shape (points, ndim), units of 1/FOV.
     shape
         Image grid shape N.
+    in_order
+        The points already come in a local order (readout after readout), so finufft
+        need not sort them: on MRF spirals its sort and the gather it implies took
+        ~15 % of the transform.
 
     Returns
     -------
@@ -124,6 +129,7 @@ def adjoint(
         isign=1,
         nthreads=nthreads,
         modeord=0,
+        spread_sort=0 if in_order else 2,
     )
     images = images.reshape((samples.shape[0], *shape)) / np.sqrt(np.prod(shape)).astype(
         images.real.dtype

@@ -20,23 +20,28 @@ def _split(count: int, parts: int) -> list[slice]:
 
 
 def adjoint(
-    values: np.ndarray, coords: np.ndarray, shape: tuple[int, ...], eps: float
+    values: np.ndarray,
+    coords: np.ndarray,
+    shape: tuple[int, ...],
+    eps: float,
+    in_order: bool = False,
 ) -> np.ndarray:
     """:func:`mrfcore.nufft.adjoint` of (n, points) values → (n, *shape), in parallel."""
     workers = nufft.worker_count()
     n, points = values.shape
     if workers <= 1:
-        return nufft.adjoint(values, coords, shape, eps=eps)
+        return nufft.adjoint(values, coords, shape, eps=eps, in_order=in_order)
     if n >= workers:
         pieces = _split(n, workers)
         parts = nufft.map_parallel(
-            lambda part: nufft.adjoint(values[part], coords, shape, eps=eps), pieces
+            lambda part: nufft.adjoint(values[part], coords, shape, eps=eps, in_order=in_order),
+            pieces,
         )
         return np.concatenate(parts)
     pieces = _split(points, workers)
     parts = nufft.map_parallel(
         lambda part: nufft.adjoint(
-            np.ascontiguousarray(values[:, part]), coords[part], shape, eps=eps
+            np.ascontiguousarray(values[:, part]), coords[part], shape, eps=eps, in_order=in_order
         ),
         pieces,
     )

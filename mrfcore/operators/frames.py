@@ -166,7 +166,8 @@ def grid_frames(
         if density is not None:
             values = values * density[None].astype(np.float32, copy=False)
         reduced = groups.reduce(weights, values).reshape((stop - start) * n, -1)
-        images = _parallel.adjoint(reduced, coords, shape, eps)
+        # Readouts are stored sample after sample: already a local order.
+        images = _parallel.adjoint(reduced, coords, shape, eps, in_order=True)
         out[start:stop] = images.reshape(stop - start, n, *shape)
         if progress is not None:
             progress(stop, batch, "gridding")

@@ -88,40 +88,42 @@ def toeplitz_kernel(
     imaginary = np.flatnonzero(np.abs(pair_weights.imag).max(axis=1) > _NEGLIGIBLE * scale)
     specs = [(pair, 0) for pair in range(len(upper_a))] + [(pair, 1) for pair in imaginary]
 
+    # Two real weight vectors share one complex transform: packing them as the real and
+    # imaginary parts of one complex weight per frame is the same as packing the
+    # weighted samples, since D is real.
+    real_weights = np.stack(
+        [pair_weights[pair].imag if part else pair_weights[pair].real for pair, part in specs]
+    )
+    if len(real_weights) % 2:
+        real_weights = np.concatenate([real_weights, np.zeros_like(real_weights[:1])])
+    packed_weights = (real_weights[0::2] + 1j * real_weights[1::2]).astype(np.complex64)
+
     grid = tuple(2 * n for n in shape)
     dims = tuple(range(1, len(shape) + 1))
     coords = 2 * groups.flat_points  # 2k on the 2N grid: e^{i2π k·d/N}, d ∈ [−N, N)
     norm = np.float32(np.sqrt(np.prod(grid)) / np.prod(shape))
     kernel = torch.zeros((rank, rank, *grid), dtype=torch.complex64)
-    # Chunks of real vectors bound the memory (each is one float per distinct sample).
-    per_chunk = 16
-    for start in range(0, len(specs), per_chunk):
-        chunk = specs[start : start + per_chunk]
-        pairs = sorted({pair for pair, _ in chunk})
-        reduced = groups.reduce(pair_weights[pairs], sample_weights)[0]
-        reduced = reduced.reshape(len(pairs), -1)
-        row = {pair: i for i, pair in enumerate(pairs)}
-        vectors = np.stack(
-            [reduced[row[pair]].imag if part else reduced[row[pair]].real for pair, part in chunk]
-        )
-        if len(vectors) % 2:
-            vectors = np.concatenate([vectors, np.zeros_like(vectors[:1])])
-        # Two real vectors per complex transform; their FFTs are its real and imag parts.
-        packed = (vectors[0::2] + 1j * vectors[1::2]).astype(np.complex64)
-        psf = torch.from_numpy(_parallel.adjoint(packed, coords, grid, eps) * norm)
+    # Chunks of transforms bound the memory (each is one complex per distinct sample).
+    per_chunk = 8
+    transforms = len(packed_weights)
+    for start in range(0, transforms, per_chunk):
+        stop = min(start + per_chunk, transforms)
+        reduced = groups.reduce(packed_weights[start:stop], sample_weights)[0]
+        psf = _parallel.adjoint(reduced.reshape(stop - start, -1), coords, grid, eps, True)
+        psf = torch.from_numpy(psf * norm)
         # The offset −N lies outside (−N, N): zero it so the circulant is exactly Hermitian.
         for axis in range(len(shape)):
             psf.select(axis + 1, 0).zero_()
         spectra = torch.fft.fftn(torch.fft.ifftshift(psf, dim=dims), dim=dims)
         real_kernels = torch.stack([spectra.real, spectra.imag], dim=1).reshape(-1, *grid)
-        for (pair, part), values in zip(chunk, real_kernels, strict=False):
+        for (pair, part), values in zip(specs[2 * start : 2 * stop], real_kernels, strict=False):
             a, b = upper_a[pair], upper_b[pair]
             if part:
                 kernel[a, b] += 1j * values
             else:
                 kernel[a, b] += values
         if progress is not None:
-            progress(min(start + per_chunk, len(specs)), len(specs), "Toeplitz kernel")
+            progress(stop, transforms, "Toeplitz kernel")
     for a, b in zip(upper_a, upper_b, strict=True):
         if a != b:
             kernel[b, a] = kernel[a, b].conj()

@@ -114,7 +114,7 @@ def build_problem(
         prepared.basis,
         prepared.shape,
         density=prepared.density if weighted else None,
-        progress=progress.stage(0.8, 0.98, "Toeplitz kernel"),
+        progress=progress.stage(0.8, 0.93, "Toeplitz kernel"),
     )
     maps = prepared.maps if prepared.maps.shape[0] > 1 else None
     normal = ToeplitzNormal(kernel, maps, device)
@@ -123,7 +123,8 @@ def build_problem(
     zf = rhs if zf_np is rhs_np else torch.from_numpy(zf_np).to(device)
     # ‖S^H K S‖ ≤ ‖K‖ · max Σ_c|S_c|²: estimate ‖K‖ on one coil, C times cheaper.
     gain = float((normal.maps.abs() ** 2).sum(0).max()) if normal.maps is not None else 1.0
-    lipschitz = estimate_lipschitz(ToeplitzNormal(normal.kernel, None, device), rhs) * gain
+    single_coil = ToeplitzNormal(normal.kernel, None, device)
+    lipschitz = estimate_lipschitz(single_coil, rhs, progress=progress.stage(0.93, 0.99)) * gain
     normal_zf = normal(zf)
     timings["kernel"] = time.perf_counter() - start
 

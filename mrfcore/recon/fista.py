@@ -69,23 +69,31 @@ def _real_dot(a: torch.Tensor, b: torch.Tensor) -> float:
     )
 
 
-def estimate_lipschitz(normal: LinearOperator, like: torch.Tensor, iterations: int = 12) -> float:
+def estimate_lipschitz(
+    normal: LinearOperator,
+    like: torch.Tensor,
+    iterations: int = 12,
+    progress: Progress | None = None,
+) -> float:
     """Largest eigenvalue of a positive semi-definite ``normal`` by power iteration.
 
     Started from a fixed pseudo-random tensor so results repeat.  Power iteration
     approaches the largest eigenvalue from below: callers add a margin (and FISTA's
-    backtracking catches the rest).
+    backtracking catches the rest).  ``progress`` is told after every application, so
+    a cancel is honoured within one.
     """
     generator = torch.Generator(device="cpu").manual_seed(0)
     x = torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
     x /= torch.linalg.vector_norm(x)
     value = 0.0
-    for _ in range(iterations):
+    for iteration in range(iterations):
         y = normal(x)
         value = float(torch.linalg.vector_norm(y))
         if value == 0.0:
             return 0.0
         x = y / value
+        if progress is not None:
+            progress(iteration + 1, iterations, "step size")
     return value
 
 

@@ -169,6 +169,24 @@ def test_cancelling_through_the_progress_callback_stops_the_iterations(undersamp
     assert "iteration 4" not in " ".join(calls)
 
 
+def test_the_set_up_reports_progress_until_the_first_iteration(undersampled):
+    """Between the kernel build and the first iteration lies the step-size estimate (a
+    dozen operator applications): it reports each one, so Cancel is honoured there."""
+    inputs, _, _ = undersampled
+    calls = []
+
+    def stop_in_the_step_size_estimate(step, total, message):
+        calls.append(message)
+        return "step size" not in message
+
+    info = RECONSTRUCTION.get("lrtv")
+    with pytest.raises(Cancelled):
+        info.run(inputs, info.options_type(), Progress(stop_in_the_step_size_estimate))
+    text = " | ".join(calls)
+    assert "Toeplitz kernel" in text
+    assert "iteration" not in text
+
+
 def test_bad_inputs_are_refused(undersampled):
     inputs, _, _ = undersampled
     with pytest.raises(ValueError, match="basis"):
