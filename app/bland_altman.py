@@ -5,6 +5,10 @@ voxels inside :func:`mrfcore.analysis.roi_mask`), and the analysis is
 :func:`mrfcore.analysis.bland_altman`: bias, 95 % limits of agreement and their
 confidence intervals are drawn and listed.  Beside the Bland-Altman plot sit an
 identity scatter plot (B against A) and, for two runs, the difference map B − A.
+
+What is compared, and the reference values typed in or filled from a table (with the
+table, batch, field and temperature picked), live in the model's
+:class:`app.model.ComparisonSettings`, so that a saved session brings them back.
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model import AppModel
+from app.model import REFERENCE_VALUES, AppModel, ComparisonSettings
 
 __all__ = ["BlandAltmanPanel", "Comparison"]
 
-REFERENCE = "reference"
+REFERENCE = REFERENCE_VALUES
 PER_ROI = "roi"
 PER_VOXEL = "voxel"
 _MAX_PLOTTED_POINTS = 20_000
@@ -82,8 +86,6 @@ class BlandAltmanPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.comparison: Comparison | None = None
-        self.reference_values: dict[str, dict[str, float]] = {}  # ROI name → {"T1": ms, ...}
-        self.spheres: dict[str, int] = {}
         self._dirty = True
         self._filling = False
         outer = QHBoxLayout(self)
@@ -213,9 +215,12 @@ class BlandAltmanPanel(QWidget):
             self.measured_combo, self.reference_combo, self.map_combo, self.pairs_combo,
             self.difference_combo,
         ):  # fmt: skip
+            combo.currentIndexChanged.connect(self._store_choices)
             combo.currentIndexChanged.connect(self.schedule)
         self.reference_combo.currentIndexChanged.connect(self._update_reference_visibility)
-        self.phantom_combo.currentIndexChanged.connect(self._fill_sets)
+        self.phantom_combo.currentIndexChanged.connect(self._phantom_chosen)
+        self.set_combo.currentIndexChanged.connect(self._store_reference_set)
+        self.temperature.valueChanged.connect(self._store_temperature)
         self.fill_button.clicked.connect(self.fill_from_table)
         self.reference_table.itemChanged.connect(self._reference_edited)
         self.export_button.clicked.connect(lambda: self.export_requested.emit(self.plots))
@@ -224,17 +229,73 @@ class BlandAltmanPanel(QWidget):
         for event in (model.roi_added, model.roi_changed, model.roi_removed, model.rois_reset):
             event.connect(self._rois_edited)
         model.view_changed.connect(self._view_changed)
+        model.comparison_changed.connect(self._comparison_replaced)
         self._sets_filled = False
+        self.refresh_choices()
+
+    # -- the settings kept in the model ----------------------------------------------------
+    @property
+    def settings(self) -> ComparisonSettings:
+        """The model's :class:`app.model.ComparisonSettings` (edited in place)."""
+        return self.model.comparison
+
+    @property
+    def reference_values(self) -> dict[str, dict[str, float]]:
+        """ROI name → {"T1": ms, "T2": ms}, as typed in or filled from a table."""
+        return self.settings.reference_values
+
+    @property
+    def spheres(self) -> dict[str, int]:
+        """ROI name → sphere / vial number."""
+        return self.settings.spheres
+
+    def _store_choices(self, *_args: Any) -> None:
+        settings = self.settings
+        settings.measured_run = self.measured_combo.currentData()
+        settings.against = self.reference_combo.currentData()
+        settings.map_name = self.map_combo.currentText()
+        settings.pairs = self.pairs_combo.currentData()
+        settings.percentage = bool(self.difference_combo.currentData())
+
+    def _store_reference_set(self, *_args: Any) -> None:
+        chosen = self.set_combo.currentData()
+        if chosen is not None:
+            self.settings.reference_set = {
+                "batch": chosen.batch,
+                "field_strength_t": float(chosen.field_strength_t),
+                "plate": chosen.plate,
+            }
+
+    def _store_temperature(self, value: float) -> None:
+        self.settings.temperature_c = float(value)
+
+    def _phantom_chosen(self, *_args: Any) -> None:
+        self.settings.phantom = self.phantom_combo.currentData()
+        self._fill_sets()
+
+    def _comparison_replaced(self) -> None:
+        """Show the settings of a reopened session."""
+        settings = self.settings
+        for combo, data in (
+            (self.pairs_combo, settings.pairs),
+            (self.difference_combo, bool(settings.percentage)),
+            (self.phantom_combo, settings.phantom),
+        ):
+            combo.blockSignals(True)
+            self._select(combo, data)
+            combo.blockSignals(False)
+        self.temperature.blockSignals(True)
+        self.temperature.setValue(settings.temperature_c)
+        self.temperature.blockSignals(False)
+        self._sets_filled = False  # refilled (for the session's phantom) when shown
         self.refresh_choices()
 
     # -- choices ---------------------------------------------------------------------------
     def refresh_choices(self, *_args: Any) -> None:
         """List the runs (B, A) and the maps they share."""
         runs = self.model.runs
-        previous = (
-            self.measured_combo.currentData(), self.reference_combo.currentData(),
-            self.map_combo.currentText(),
-        )  # fmt: skip
+        settings = self.settings
+        previous = (settings.measured_run, settings.against, settings.map_name)
         for combo in (self.measured_combo, self.reference_combo, self.map_combo):
             combo.blockSignals(True)
             combo.clear()
@@ -264,6 +325,7 @@ class BlandAltmanPanel(QWidget):
             self.map_combo.setCurrentText(previous[2])
         for combo in (self.measured_combo, self.reference_combo, self.map_combo):
             combo.blockSignals(False)
+        self._store_choices()
         self._update_reference_visibility()
         self.schedule()
 
@@ -292,7 +354,9 @@ class BlandAltmanPanel(QWidget):
             if phantom == "nist"
             else phantoms.eurospin_reference_sets()
         )
+        self.set_combo.blockSignals(True)
         self.set_combo.clear()
+        chosen = self.settings.reference_set or {}
         for item in sets:
             text = f"{item.batch} · {item.field_strength_t:g} T · {item.plate} plate"
             self.set_combo.addItem(text, item)
@@ -301,6 +365,12 @@ class BlandAltmanPanel(QWidget):
                 f"{item.description}\n{item.note}".strip(),
                 Qt.ItemDataRole.ToolTipRole,
             )
+            if (item.batch, float(item.field_strength_t), item.plate) == (
+                chosen.get("batch"), chosen.get("field_strength_t"), chosen.get("plate"),
+            ):  # fmt: skip
+                self.set_combo.setCurrentIndex(self.set_combo.count() - 1)
+        self.set_combo.blockSignals(False)
+        self._store_reference_set()
 
     # -- reference values -------------------------------------------------------------------
     def _refresh_reference_table(self) -> None:
@@ -340,12 +410,21 @@ class BlandAltmanPanel(QWidget):
         try:
             if text:
                 values[key] = float(text)
+                self._show_cell(item, f"{values[key]:g}")  # "1,100" is shown as 1100
             else:
                 values.pop(key, None)
         except ValueError:
             values.pop(key, None)
             self._refresh_reference_table()
         self.schedule()
+
+    def _show_cell(self, item: QTableWidgetItem, text: str) -> None:
+        if item.text() != text:
+            self._filling = True
+            try:
+                item.setText(text)
+            finally:
+                self._filling = False
 
     def set_reference_value(self, roi_name: str, map_name: str, value: float) -> None:
         """Type a reference value (as the user would in the table)."""

@@ -199,8 +199,14 @@ class MainWindow(FileActions, QMainWindow):
         action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         roi_menu = self.menuBar().addMenu("&ROI")
-        for kind in ("rectangle", "ellipse", "polygon"):
+        for kind in ("rectangle", "ellipse"):
             action(roi_menu, f"Add {kind}", lambda _=False, k=kind: self.roi_panel.add_roi(k))
+        action(
+            roi_menu,
+            "Draw polygon",
+            self.draw_polygon,
+            tip="Click the corners on a map; double-click or Enter to finish, Esc to cancel",
+        )
         roi_menu.addSeparator()
         action(roi_menu, "Save ROIs…", self.choose_rois_to_save)
         action(roi_menu, "Load ROIs…", self.choose_rois_to_load)
@@ -230,6 +236,15 @@ class MainWindow(FileActions, QMainWindow):
         self.roi_panel.save_requested.connect(self.choose_rois_to_save)
         self.roi_panel.load_requested.connect(self.choose_rois_to_load)
         self.compare_panel.export_requested.connect(self.choose_widget_image)
+        tool = self.map_panel.polygon_tool
+        self.roi_panel.draw_polygon_requested.connect(self.map_panel.start_polygon)
+        self.roi_panel.cancel_polygon_requested.connect(self.map_panel.cancel_polygon)
+        tool.finished.connect(self.roi_panel.add_polygon)
+        tool.active_changed.connect(self.roi_panel.set_polygon_drawing)
+        tool.active_changed.connect(lambda active: active or self.statusBar().clearMessage())
+        tool.message.connect(
+            lambda text: self.statusBar().showMessage(text, 0 if tool.active else 5000)
+        )
         self.cancel_button.clicked.connect(self.cancel)
         runner = self.runner
         runner.started.connect(self._job_started)
@@ -367,15 +382,25 @@ class MainWindow(FileActions, QMainWindow):
 
         def job(progress):
             from app.compute import configure_compute_threads
+            from app.quick_preview import start_preview_dictionary
             from mrfcore import pipeline
             from mrfcore.acquisition.demo import demo_scan_is_current, demo_scan_path
 
+            dictionary = None
             if not demo_scan_is_current(name):
                 # Simulated with torch; a made scan is only read, so torch is left to
                 # load in the background warm-up meanwhile.
                 configure_compute_threads()
+                if run_after:  # the preview's dictionary needs the schedule only
+                    from mrfcore.acquisition.demo import demo_sequence
+
+                    dictionary = start_preview_dictionary(demo_sequence(name), progress.token)
             path = demo_scan_path(name, progress=progress.stage(0.0, 0.95, "making the demo scan"))
-            return str(path), pipeline.load_input(path)
+            data = pipeline.load_input(path)
+            if dictionary is not None and dictionary.is_alive():
+                progress(990, 1000, "building the preview's dictionary")
+                dictionary.join()
+            return str(path), data
 
         return self._start(
             job,
@@ -568,6 +593,11 @@ class MainWindow(FileActions, QMainWindow):
             self.open_any(paths[0])
 
     # -- misc -------------------------------------------------------------------------------
+    def draw_polygon(self) -> None:
+        """Start drawing a polygon ROI on the maps (ROI menu)."""
+        self.tabs.setCurrentIndex(0)
+        self.roi_panel.request_polygon()
+
     def _toggle_crosshair(self, shown: bool) -> None:
         self.model.view.crosshair = shown
         self.model.view_changed.emit("crosshair")

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from app.colormaps import default_colormap
 from app.map_widget import AUTO, MapView, auto_levels, format_value, level_presets
 from app.model import AppModel
+from app.polygon_tool import DRAWING_HINT, PolygonTool
 from app.roi_graphics import make_shape, shape_points, update_shape
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class MapPanel(QWidget):
 
     Zoom and pan are linked, the crosshair follows the mouse over any view and the
     readout lists every map's value under it, and every ROI of the model is drawn in
-    every view (dragging it in one view moves it in all).
+    every view (dragging it in one view moves it in all).  :attr:`polygon_tool` draws a
+    new polygon by clicks on any view (:meth:`start_polygon`).
     """
 
     def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
@@ -110,6 +112,9 @@ class MapPanel(QWidget):
         bottom.addWidget(self.slice_label)
         bottom.addWidget(self.slice_slider)
         layout.addLayout(bottom)
+
+        self.polygon_tool = PolygonTool(self)
+        self.polygon_tool.active_changed.connect(self._polygon_drawing_changed)
 
         # Live ROI dragging redraws the shapes in the other views at most this often.
         self._pending_shape_sync: dict[int, object] = {}
@@ -187,14 +192,39 @@ class MapPanel(QWidget):
         columns = 3 if len(names) <= 3 else math.ceil(len(names) / 2)
         for index, name in enumerate(names):
             self.grid.addWidget(self.views[name], index // columns, index % columns)
-        self.placeholder.setText(NO_MAPS_HINT if self.model.current_run is None else "")
+        self._show_hint()
         self.grid_holder.setVisible(bool(names))
         self._link_views()
+        if self.polygon_tool.active:
+            if self.model.current_run is None:
+                self.polygon_tool.cancel()
+            else:  # the corners are voxel coordinates: drawing goes on in the new views
+                self.polygon_tool.set_views(list(self.views.values()))
         self._update_slice_slider(available)
         self._redraw_images()
         self._apply_colormaps()
         self._rebuild_shapes()
         self._update_readout()
+
+    def _show_hint(self) -> None:
+        if self.polygon_tool.active:
+            self.placeholder.setText(DRAWING_HINT)
+        else:
+            self.placeholder.setText(NO_MAPS_HINT if self.model.current_run is None else "")
+
+    # -- drawing a polygon ------------------------------------------------------------------
+    def start_polygon(self, colour: str = "#ffcc00") -> bool:
+        """Enter click-to-draw polygon mode on every view; False when no maps are shown."""
+        if self.model.current_run is None or not self.views:
+            return False
+        self.polygon_tool.start(list(self.views.values()), colour)
+        return True
+
+    def cancel_polygon(self) -> None:
+        self.polygon_tool.cancel()
+
+    def _polygon_drawing_changed(self, _active: bool) -> None:
+        self._show_hint()
 
     def _make_view(self, name: str, unit: str) -> MapView:
         view = MapView(name, unit)

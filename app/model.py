@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mrfcore.analysis import ROI
     from mrfcore.data import ImageSeries, QuantitativeMaps
 
-__all__ = ["AppModel", "Event", "LoadedInput", "Run", "ViewSettings"]
+__all__ = ["AppModel", "ComparisonSettings", "Event", "LoadedInput", "Run", "ViewSettings"]
 
 
 class Event:
@@ -161,6 +161,89 @@ class ViewSettings:
         )
 
 
+REFERENCE_VALUES = "reference"
+"""``ComparisonSettings.against`` when run B is compared with reference values."""
+
+
+@dataclass
+class ComparisonSettings:
+    """What the Bland-Altman tab compares, and the reference values entered there.
+
+    Attributes
+    ----------
+    measured_run
+        Id of run B (None: not chosen yet).
+    against
+        Id of run A, or :data:`REFERENCE_VALUES`.
+    map_name
+        ``"T1"``, ``"T2"``, ``"PD"`` or an extra map's name ("" = not chosen yet).
+    pairs
+        ``"roi"`` (ROI means) or ``"voxel"`` (voxels inside the ROIs).
+    percentage
+        Differences as a percentage of the pair mean.
+    reference_values
+        ROI name → {map name → reference value}; T1 and T2 in ms.
+    spheres
+        ROI name → the sphere / vial number it sits on (for filling from a table).
+    phantom
+        Reference table family: ``"nist"`` or ``"eurospin"``.
+    reference_set
+        The published table picked: ``{"batch", "field_strength_t", "plate"}``, or None.
+    temperature_c
+        Phantom temperature (°C) the table values are interpolated to.
+    """
+
+    measured_run: int | None = None
+    against: int | str | None = None
+    map_name: str = ""
+    pairs: str = "roi"
+    percentage: bool = False
+    reference_values: dict[str, dict[str, float]] = field(default_factory=dict)
+    spheres: dict[str, int] = field(default_factory=dict)
+    phantom: str = "nist"
+    reference_set: dict[str, Any] | None = None
+    temperature_c: float = 20.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "measured_run": self.measured_run,
+            "against": self.against,
+            "map_name": self.map_name,
+            "pairs": self.pairs,
+            "percentage": bool(self.percentage),
+            "reference_values": {
+                roi: {name: float(value) for name, value in values.items()}
+                for roi, values in self.reference_values.items()
+            },
+            "spheres": {roi: int(number) for roi, number in self.spheres.items()},
+            "phantom": self.phantom,
+            "reference_set": None if self.reference_set is None else dict(self.reference_set),
+            "temperature_c": float(self.temperature_c),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ComparisonSettings:
+        def run_id(value: Any) -> int | str | None:
+            return value if value is None or value == REFERENCE_VALUES else int(value)
+
+        chosen = values.get("reference_set")
+        return cls(
+            measured_run=run_id(values.get("measured_run")),
+            against=run_id(values.get("against")),
+            map_name=str(values.get("map_name", "")),
+            pairs=str(values.get("pairs", "roi")),
+            percentage=bool(values.get("percentage", False)),
+            reference_values={
+                str(roi): {str(name): float(value) for name, value in entries.items()}
+                for roi, entries in values.get("reference_values", {}).items()
+            },
+            spheres={str(roi): int(n) for roi, n in values.get("spheres", {}).items()},
+            phantom=str(values.get("phantom", "nist")),
+            reference_set=None if chosen is None else dict(chosen),
+            temperature_c=float(values.get("temperature_c", 20.0)),
+        )
+
+
 class AppModel:
     """Everything the user has opened, computed and drawn.
 
@@ -175,6 +258,8 @@ class AppModel:
     - ``selected_roi_changed(uid | None)``.
     - ``view_changed(key)`` – a view setting changed (``"levels"``, ``"colormaps"``,
       ``"slice"``, ``"extras"``, ``"crosshair"`` or ``"all"``).
+    - ``comparison_changed()`` – :attr:`comparison` was replaced (a session was opened);
+      the Bland-Altman panel edits the settings in place as the user works.
     """
 
     def __init__(self) -> None:
@@ -184,6 +269,7 @@ class AppModel:
         self.rois: dict[int, ROI] = {}
         self.selected_roi: int | None = None
         self.view = ViewSettings()
+        self.comparison = ComparisonSettings()
         self._run_ids = itertools.count(1)
         self._roi_ids = itertools.count(1)
 
@@ -196,6 +282,7 @@ class AppModel:
         self.rois_reset = Event()
         self.selected_roi_changed = Event()
         self.view_changed = Event()
+        self.comparison_changed = Event()
 
     # -- input ---------------------------------------------------------------------------
     def set_input(self, loaded: LoadedInput | None) -> None:
@@ -347,3 +434,8 @@ class AppModel:
     def set_view(self, view: ViewSettings) -> None:
         self.view = view
         self.view_changed.emit("all")
+
+    # -- comparison ------------------------------------------------------------------------
+    def set_comparison(self, settings: ComparisonSettings) -> None:
+        self.comparison = settings
+        self.comparison_changed.emit()

@@ -79,11 +79,17 @@ class RoiPanel(QWidget):
     -------
     export_csv_requested(), save_requested(), load_requested()
         The main window asks for a file name and calls back.
+    draw_polygon_requested(colour), cancel_polygon_requested()
+        Start or stop click-to-draw polygon mode on the maps (the map panel's
+        :class:`app.polygon_tool.PolygonTool`); the drawn corners come back through
+        :meth:`add_polygon`.
     """
 
     export_csv_requested = Signal()
     save_requested = Signal()
     load_requested = Signal()
+    draw_polygon_requested = Signal(str)
+    cancel_polygon_requested = Signal()
 
     def __init__(
         self,
@@ -96,6 +102,7 @@ class RoiPanel(QWidget):
         self.placement = placement
         self.rows: list[dict[str, Any]] = []
         self._refreshing = False
+        self._drawing = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
@@ -105,14 +112,24 @@ class RoiPanel(QWidget):
         for kind, text, tip in (
             ("rectangle", "▭ Rectangle", "Add a rectangle; drag its handles to resize or rotate"),
             ("ellipse", "◯ Ellipse / circle", "Add a circle; drag its handles to stretch it"),
-            ("polygon", "⬠ Polygon", "Add a polygon; drag its corners, click an edge to add one"),
+            (
+                "polygon",
+                "⬠ Polygon",
+                "Draw a polygon: click its corners on any map; double-click, Enter or a "
+                "click on the first corner finishes, Esc cancels. Afterwards drag its "
+                "corners, or click an edge to add one",
+            ),
         ):
             button = QPushButton(text)
             button.setObjectName(f"add_{kind}")
             button.setToolTip(tip)
-            button.clicked.connect(lambda _=False, k=kind: self.add_roi(k))
             tools.addWidget(button)
             self.add_buttons[kind] = button
+        for kind in ("rectangle", "ellipse"):
+            self.add_buttons[kind].clicked.connect(lambda _=False, k=kind: self.add_roi(k))
+        self.polygon_button = self.add_buttons["polygon"]
+        self.polygon_button.setCheckable(True)  # checked while drawing
+        self.polygon_button.clicked.connect(self.request_polygon)
         tools.addSpacing(12)
         self.colour_button = QPushButton("Colour…")
         self.delete_button = QPushButton("Delete ROI")
@@ -172,29 +189,71 @@ class RoiPanel(QWidget):
         self.update_statistics()
 
     # -- ROI editing ------------------------------------------------------------------------
-    def add_roi(self, kind: str) -> int | None:
-        """Add an ROI of ``kind`` in the middle of the visible image; returns its id."""
-        from mrfcore.analysis import ROI
+    def next_colour(self) -> str:
+        """The colour the next ROI gets."""
+        return PALETTE[len(self.model.rois) % len(PALETTE)]
 
+    def _roi_fields(self) -> dict[str, Any] | None:
+        """Name, colour and slice of a new ROI; None (with a hint) when there are no maps."""
         run = self.model.current_run
         if run is None:
             self.hint.setText("Run a method (or open maps) first; ROIs are drawn on maps.")
             return None
+        three_d = run.maps.geometry.ndim == 3
+        return {
+            "name": self.model.unique_roi_name(),
+            "colour": self.next_colour(),
+            "slice_index": self.model.view.slice_index if three_d else None,
+        }
+
+    def add_roi(self, kind: str) -> int | None:
+        """Add an ROI of ``kind`` in the middle of the visible image; returns its id.
+
+        The buttons use this for rectangles and ellipses; polygons are drawn by clicking
+        (:meth:`request_polygon`), and ``add_roi("polygon")`` (for scripts) makes a
+        regular pentagon.
+        """
+        from mrfcore.analysis import ROI
+
+        fields = self._roi_fields()
+        if fields is None:
+            return None
         (cx, cy), (width, height) = self.placement()
         side = max(2.0, min(width, height) / 6)
-        colour = PALETTE[len(self.model.rois) % len(PALETTE)]
-        name = self.model.unique_roi_name()
-        three_d = run.maps.geometry.ndim == 3
-        slice_index = self.model.view.slice_index if three_d else None
         if kind == "polygon":
             angles = np.pi / 2 + 2 * np.pi * np.arange(5) / 5
             points = np.stack([cx + side / 2 * np.cos(angles), cy + side / 2 * np.sin(angles)], 1)
-            roi = ROI(name, "polygon", points, colour=colour, slice_index=slice_index)
+            roi = ROI(kind=kind, points=points, **fields)
         else:
-            roi = ROI.box(
-                name, kind, (cx, cy), (side, side), colour=colour, slice_index=slice_index
-            )
+            roi = ROI.box(fields.pop("name"), kind, (cx, cy), (side, side), **fields)
         return self.model.add_roi(roi)
+
+    def request_polygon(self) -> None:
+        """Start drawing a polygon on the maps, or stop when already drawing."""
+        # The button shows the drawing state the map panel reports (set_polygon_drawing),
+        # not its own toggling.
+        self.set_polygon_drawing(self._drawing)
+        if self._drawing:
+            self.cancel_polygon_requested.emit()
+        elif self._roi_fields() is not None:
+            self.draw_polygon_requested.emit(self.next_colour())
+
+    def set_polygon_drawing(self, active: bool) -> None:
+        """Show whether polygon drawing is under way (the button stays pressed)."""
+        self._drawing = active
+        self.polygon_button.blockSignals(True)
+        self.polygon_button.setChecked(active)
+        self.polygon_button.blockSignals(False)
+
+    def add_polygon(self, points: np.ndarray) -> int | None:
+        """Add the polygon with corners ``points`` (float (P, 2), voxel coordinates, P ≥ 3)
+        as an ROI; returns its id."""
+        from mrfcore.analysis import ROI
+
+        fields = self._roi_fields()
+        if fields is None:
+            return None
+        return self.model.add_roi(ROI(kind="polygon", points=points, **fields))
 
     def _delete_selected(self) -> None:
         uid = self.model.selected_roi

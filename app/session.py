@@ -1,10 +1,11 @@
-"""Save and reopen a working session: input reference, runs, ROIs and view settings.
+"""Save and reopen a working session: input reference, runs, ROIs, view settings and
+the Bland-Altman comparison (with its typed-in reference values).
 
 A session file (``*.mrfsession``) is a zip archive holding ``session.json`` (names,
-methods, options, timings, provenance, ROIs, view settings and the path of the opened
-scan) and one ``run-<n>.npz`` per run with its maps (and TSMI when present).  The scan
-itself is not copied: it is reopened from its path (or rebuilt, for the demo scans).
-No Qt here, so the format can be read by scripts too.
+methods, options, timings, provenance, ROIs, view settings, comparison settings and the
+path of the opened scan) and one ``run-<n>.npz`` per run with its maps (and TSMI when
+present).  The scan itself is not copied: it is reopened from its path (or rebuilt, for
+the demo scans).  No Qt here, so the format can be read by scripts too.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.model import AppModel, Run, ViewSettings
+from app.model import REFERENCE_VALUES, AppModel, ComparisonSettings, Run, ViewSettings
 from mrfcore.io.atomic import atomic_path
 
 __all__ = ["SESSION_SUFFIX", "SessionContent", "load_session", "save_session"]
@@ -38,6 +39,7 @@ class SessionContent:
     current_run: int | None
     rois: list[Any]
     view: ViewSettings
+    comparison: ComparisonSettings = field(default_factory=ComparisonSettings)
     notes: list[str] = field(default_factory=list)
 
 
@@ -82,6 +84,7 @@ def save_session(path: str | Path, model: AppModel) -> Path:
         "current_run": model.current_run_id,
         "rois": [roi.to_dict() for roi in model.rois.values()],
         "view": model.view.to_dict(),
+        "comparison": model.comparison.to_dict(),
     }
     with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w") as archive:
         for run in model.runs:
@@ -168,7 +171,10 @@ def load_session(path: str | Path) -> SessionContent:
                     f"written by a newer MRF Studio (session version {header['version']})"
                 )
             runs = [_load_run(archive, entry) for entry in header.get("runs", [])]
-    except (OSError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            comparison = ComparisonSettings.from_dict(header.get("comparison") or {})
+    except (
+        OSError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, json.JSONDecodeError
+    ) as error:  # fmt: skip
         raise ValueError(f"{path}: cannot read the session: {error}") from None
     except ValueError as error:
         raise ValueError(f"{path}: cannot read the session: {error}") from None
@@ -180,6 +186,7 @@ def load_session(path: str | Path) -> SessionContent:
         current_run=header.get("current_run"),
         rois=[ROI.from_dict(item) for item in header.get("rois", [])],
         view=ViewSettings.from_dict(header.get("view", {})),
+        comparison=comparison,
     )
 
 
@@ -196,3 +203,9 @@ def apply_session(model: AppModel, content: SessionContent) -> None:
     if current is None and model.runs:
         current = model.runs[-1].id
     model.set_current_run(current)
+    # The comparison names runs by their ids in the file.
+    comparison = replace(content.comparison)
+    comparison.measured_run = new_ids.get(comparison.measured_run)
+    if comparison.against != REFERENCE_VALUES:
+        comparison.against = new_ids.get(comparison.against)
+    model.set_comparison(comparison)

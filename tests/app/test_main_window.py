@@ -156,14 +156,35 @@ def test_demo_opens_and_runs_the_defaults(window, qtbot, fake_pipeline, tmp_path
         made.append(name)
         return tmp_path / f"{name}.h5"
 
+    class Building:  # the preview's dictionary, built beside the scan's simulation
+        joined = False
+
+        def is_alive(self):
+            return not self.joined
+
+        def join(self):
+            self.joined = True
+
+    building = []
+
+    def start_preview_dictionary(sequence, token):
+        building.append((sequence, Building()))
+        return building[-1][1]
+
     module = types.ModuleType("mrfcore.acquisition.demo")
     module.demo_scan_path = demo_scan_path
     module.demo_scan_is_current = lambda name: False  # made on first use
+    module.demo_sequence = lambda name: f"schedule of {name}"
     monkeypatch.setitem(sys.modules, "mrfcore.acquisition.demo", module)
+    import app.quick_preview
+
+    monkeypatch.setattr(app.quick_preview, "start_preview_dictionary", start_preview_dictionary)
     with qtbot.waitSignal(window.runner.finished, timeout=5000):
         window.open_demo("brain", run_after=True)
     qtbot.waitUntil(lambda: len(window.model.runs) == 1, timeout=10000)
     assert made == ["brain"]
+    # Built while the scan was made, and finished before the preview started.
+    assert [(sequence, job.joined) for sequence, job in building] == [("schedule of brain", True)]
     assert window.data_panel.rows()["demo"] == "brain"
     assert "demo brain scan" in window.windowTitle()
 
