@@ -15,12 +15,16 @@ the default methods run directly.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING
 
 from app.method_panel import MethodChoice
 
 if TYPE_CHECKING:
     from app.method_panel import MethodPanel
+    from mrfcore.progress import CancelToken
+    from mrfcore.sequences import Sequence
 
 __all__ = [
     "PREVIEW_GRID",
@@ -28,7 +32,10 @@ __all__ = [
     "PREVIEW_RECONSTRUCTION",
     "PREVIEW_TITLE",
     "preview_choice",
+    "start_preview_dictionary",
 ]
+
+log = logging.getLogger(__name__)
 
 PREVIEW_TITLE = "Quick preview"
 PREVIEW_RECONSTRUCTION = ("zf", {"coil_compression": 1})
@@ -80,3 +87,36 @@ def preview_choice(panel: MethodPanel) -> MethodChoice | None:
         device=chosen.device,
         grid=PREVIEW_GRID,
     )
+
+
+def start_preview_dictionary(sequence: Sequence, token: CancelToken) -> threading.Thread:
+    """Build and cache the preview's dictionary for ``sequence`` in a background thread.
+
+    When the demo scan has to be simulated first, its schedule is known before its data:
+    the preview's dictionary (the coarse grid, the default rank) is then built beside the
+    simulation – whose parts that use one core (phantom, noise, writing and reading the
+    file) leave the other core free – and the preview finds it in the cache.  Join the
+    thread before starting the preview, so that the two never build it at once.  The
+    work stops when ``token`` is cancelled; a failure is logged, and the preview then
+    builds the dictionary itself (and reports what goes wrong).
+    """
+    from mrfcore.pipeline import RunRequest
+
+    rank = RunRequest(reconstruction=None, inference=PREVIEW_INFERENCE[0]).rank
+
+    def build() -> None:
+        from mrfcore.dictionary import grid_preset, load_or_build_dictionary
+        from mrfcore.progress import Cancelled, Progress
+
+        try:
+            load_or_build_dictionary(
+                sequence, grid_preset(PREVIEW_GRID), rank, progress=Progress(None, token)
+            )
+        except Cancelled:
+            pass
+        except Exception:  # noqa: BLE001 - the preview run builds it again and reports
+            log.exception("building the preview dictionary in advance failed")
+
+    thread = threading.Thread(target=build, name="preview dictionary", daemon=True)
+    thread.start()
+    return thread

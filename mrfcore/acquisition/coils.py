@@ -63,11 +63,29 @@ def birdcage_sensitivities(
     shape = tuple(int(n) for n in matrix)
     if n_coils == 1:
         return np.ones((1, *shape), dtype=np.complex64)
-    import sigpy.mri
-
-    maps = sigpy.mri.birdcage_maps((n_coils, *shape), r=radius, dtype=np.complex128)
+    maps = _birdcage_maps(n_coils, shape, radius)
     norm = np.sqrt(np.sum(np.abs(maps) ** 2, axis=0, keepdims=True))
     return (maps / norm).astype(np.complex64)
+
+
+def _birdcage_maps(n_coils: int, shape: tuple[int, int], radius: float) -> np.ndarray:
+    """``sigpy.mri.birdcage_maps((n_coils, *shape), r=radius)`` (2D case), complex128.
+
+    The same arithmetic as sigpy 0.1.27 (BSD-3-Clause), transcribed so that simulating a
+    scan does not import sigpy (1.5–2.4 s here); tests/core/test_sigpy_ports.py checks
+    the two agree.  sigpy names the axes (coil, y, x); the arrays are the same.
+    """
+    nc, ny, nx = n_coils, *shape
+    c, y, x = np.mgrid[:nc, :ny, :nx]
+    coilx = radius * np.cos(c * (2 * np.pi / nc))
+    coily = radius * np.sin(c * (2 * np.pi / nc))
+    coil_phs = -c * (2 * np.pi / nc)
+    x_co = (x - nx / 2.0) / (nx / 2.0) - coilx
+    y_co = (y - ny / 2.0) / (ny / 2.0) - coily
+    rr = np.sqrt(x_co**2 + y_co**2)
+    phi = np.arctan2(x_co, -y_co) + coil_phs
+    out = (1.0 / rr) * np.exp(1j * phi)
+    return out / np.sum(np.abs(out) ** 2, axis=0) ** 0.5
 
 
 def smooth_b1_map(matrix: tuple[int, int], amplitude: float = 0.2, tilt: float = 0.3) -> np.ndarray:

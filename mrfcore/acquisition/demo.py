@@ -14,10 +14,13 @@ Each takes well under a minute on a laptop CPU and about 100 MB of disk.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mrfcore.acquisition.scan import ScanRecipe, simulate_recipe
 from mrfcore.progress import Progress, ProgressCallback, ensure_progress
+
+if TYPE_CHECKING:
+    from mrfcore.sequences import Sequence
 
 __all__ = [
     "DEMO_SCANS",
@@ -25,6 +28,7 @@ __all__ = [
     "demo_scan_is_current",
     "demo_scan_path",
     "demo_scan_paths",
+    "demo_sequence",
 ]
 
 DEMO_SCANS: dict[str, ScanRecipe] = {
@@ -81,6 +85,15 @@ def _recipe(name: str) -> ScanRecipe:
         return DEMO_SCANS[name]
     except KeyError:
         raise ValueError(f"no demo scan named {name!r}; demo scans: {sorted(DEMO_SCANS)}") from None
+
+
+def demo_sequence(name: str) -> Sequence:
+    """The MRF schedule a demo scan is (or will be) acquired with, without making the scan
+    (e.g. to build its dictionary while the scan is simulated)."""
+    from mrfcore.sequences import load_sequence
+
+    recipe = _recipe(name)
+    return load_sequence(recipe.sequence, te_ms=recipe.te_ms)
 
 
 def demo_scan_is_current(name: str) -> bool:

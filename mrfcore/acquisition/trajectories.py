@@ -215,6 +215,57 @@ def _spiral_readout_duration_s(fov_m: float, matrix: int, design: SpiralDesign) 
     return float(tea if ts2a < tes else tes)
 
 
+def _kim_spiral_arm(
+    fov_m: float,
+    matrix: int,
+    f_sampling: float,
+    ninterleaves: int,
+    alpha: float,
+    gm: float,
+    sm: float,
+    gamma: float,
+) -> np.ndarray:
+    """The first arm of ``sigpy.mri.spiral(fov_m, matrix, f_sampling, 1, ninterleaves,
+    alpha, gm, sm, gamma)`` as complex128 (readout,) in cycles/m.
+
+    The same arithmetic as sigpy 0.1.27 (BSD-3-Clause, Kim et al. 2003), transcribed
+    because ``import sigpy.mri`` (scipy.signal, numba) took 1.5–2.4 s here – more than
+    the whole trajectory design, and the only use of sigpy on the demo's first run.
+    tests/core/test_sigpy_ports.py checks the two agree.
+    """
+    res = fov_m / matrix
+    lam = 0.5 / res
+    n = 1 / (1 - (1 - ninterleaves * 1.0 / fov_m / lam) ** (1 / alpha))
+    w = 2 * np.pi * n
+    tea = lam * w / gamma / gm / (alpha + 1)
+    tes = np.sqrt(lam * w**2 / sm / gamma) / (alpha / 2 + 1)
+    ts2a = (tes ** ((alpha + 1) / (alpha / 2 + 1)) * (alpha / 2 + 1) / tea / (alpha + 1)) ** (
+        1 + 2 / alpha
+    )
+    if ts2a < tes:
+        tautrans = (ts2a / tes) ** (1 / (alpha / 2 + 1))
+
+        def tau(t):
+            return (t / tes) ** (1 / (alpha / 2 + 1)) * (0 <= t) * (t <= ts2a) + (
+                (t - ts2a) / tea + tautrans ** (alpha + 1)
+            ) ** (1 / (alpha + 1)) * (t > ts2a) * (t <= tea) * (tes >= ts2a)
+
+        t_end = tea
+    else:
+
+        def tau(t):
+            return (t / tes) ** (1 / (alpha / 2 + 1)) * (0 <= t) * (t <= tes)
+
+        t_end = tes
+
+    def k(t):
+        return lam * tau(t) ** alpha * np.exp(w * tau(t) * 1j)
+
+    dt = tea * 1e-4
+    step = dt * f_sampling / fov_m / abs(k(tea) - k(tea - dt))
+    return k(np.linspace(0, t_end, int(t_end / step)))
+
+
 def spiral_trajectory(
     n_frames: int,
     matrix: int = 200,
@@ -247,8 +298,6 @@ def spiral_trajectory(
     Trajectory
         Starting at the k-space centre, reaching |k| = N/2 at the end of every arm.
     """
-    import sigpy.mri
-
     design = design or SpiralDesign()
     _check_common(n_frames, matrix, fov_mm, interleaves, ordering)
     if design.full_interleaves is None:
@@ -261,21 +310,20 @@ def spiral_trajectory(
     if not (design.alpha >= 1 and design.readout_oversampling > 0):
         raise ValueError("spiral design needs alpha ≥ 1 and readout_oversampling > 0")
     fov_m = fov_mm * 1e-3
-    arms = sigpy.mri.spiral(
+    arm = _kim_spiral_arm(
         fov_m,
         matrix,
         1.0 / design.readout_oversampling,
-        1.0,
         design.full_interleaves,
         design.alpha,
         design.max_gradient_mt_per_m * 1e-3,
         design.max_slew_t_per_m_per_s,
         _GYROMAGNETIC_RAD_PER_T_S,
     )
-    n_readout = arms.shape[0] // design.full_interleaves
-    # sigpy returns cycles/m; × FOV gives cycles/FOV.  Its arm ends at exactly N/2 up
-    # to rounding, which is pinned so the edge is where the NUFFT expects it.
-    base = (arms[:n_readout, 0] + 1j * arms[:n_readout, 1]) * fov_m
+    n_readout = arm.shape[0]
+    # The arm is in cycles/m; × FOV gives cycles/FOV.  It ends at exactly N/2 up to
+    # rounding, which is pinned so the edge is where the NUFFT expects it.
+    base = arm * fov_m
     base *= (matrix / 2) / np.abs(base).max()
     rotations = n_rotations or design.full_interleaves
     angles = _positions(

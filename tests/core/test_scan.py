@@ -97,7 +97,11 @@ def test_samples_equal_an_exact_dft(clean_scan, spiral, model):
     for frame in (0, 37, FRAMES - 1):
         expected = exact_dft(maps * model.frame(frame)[None], spiral.coords[frame, 0])
         scale = np.abs(expected).max()
-        np.testing.assert_allclose(clean_scan.samples[:, frame, 0], expected, atol=1e-5 * scale)
+        # The simulation's NUFFT asks finufft for eps 1e-4 on a 1.25× grid (see
+        # mrfcore.acquisition.scan): errors ~1e-5 of the largest sample, far below noise.
+        np.testing.assert_allclose(clean_scan.samples[:, frame, 0], expected, atol=3e-5 * scale)
+        error = np.linalg.norm(clean_scan.samples[:, frame, 0] - expected)
+        assert error <= 1e-4 * np.linalg.norm(expected)
 
 
 def test_gridding_of_all_frames_resembles_the_phantom(brain, sequence, model):
