@@ -33,14 +33,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="dictionary grid preset: paper, coarse, log (default paper)")
     parser.add_argument("--rank", type=int, default=10, help="subspace rank s (default 10)")
     parser.add_argument("--batch-size", type=int, default=256,
-                        help="copies per optimiser step (default 256)")
+                        help="copies per optimiser step (default 256; with a larger batch "
+                        "raise --lr, e.g. by the square root of the batch ratio)")
+    parser.add_argument("--decoder-batch", type=int, default=0,
+                        help="labels of each batch the MRFResnet decoder learns from (default "
+                        "0: all, as published; its targets are noise-free atoms, so a few "
+                        "hundred suffice and save most of the time of large batches)")
+    parser.add_argument("--labels", choices=("dm", "truth"), default="dm",
+                        help="training labels: dm (default, published: dictionary matching "
+                        "of each noisy copy) or truth (the atom the copy was made from: no "
+                        "matching, and the network learns to denoise rather than to "
+                        "reproduce DM's errors)")
     parser.add_argument("--lr", type=float, default=0.01,
                         help="initial learning rate (default 0.01)")
     parser.add_argument("--final-lr", type=float, default=1e-4,
                         help="learning rate at the end of the exponential decay (default 1e-4)")
-    parser.add_argument("--targets", choices=("linear", "log"), default="log",
-                        help="network outputs: log T (default; measured to give lower "
-                        "relative errors) or T1/1000 ms and T2/100 ms")
+    parser.add_argument("--targets", choices=("auto", "linear", "log"), default="auto",
+                        help="network outputs: T1/1000 ms and T2/100 ms (linear) or log T; "
+                        "auto (default): linear for MRFResnet, log for KM and ResCNN, the "
+                        "better of the two for each as measured on ir-ramp-880")
     parser.add_argument("--test-samples", type=int, default=20000,
                         help="noisy copies for the test errors in the manifest (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -67,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = TrainingSettings(
         epochs=args.epochs, copies=args.copies, noise=args.noise, batch_size=args.batch_size,
-        learning_rate=args.lr, final_learning_rate=args.final_lr, targets=args.targets,
+        decoder_batch=args.decoder_batch, labels=args.labels, learning_rate=args.lr,
+        final_learning_rate=args.final_lr, targets=args.targets,
         test_samples=args.test_samples, seed=args.seed,
     )
     sequence = sequence_from_args(args)
@@ -89,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
           f"{manifest.sequence_hash}), {manifest.n_parameters:,} parameters")
     print(f"dictionary       {dictionary.n_atoms:,} atoms, rank {dictionary.rank}")
     print(f"training         {manifest.training['duration_s']} s on {device}")
+    deviations = manifest.training.get("deviations_from_published") or []
+    print(f"recipe           {'; '.join(deviations) or 'as published'}")
     for name, errors in (("test vs truth", manifest.test_errors["vs_truth"]),
                          ("test vs DM", manifest.test_errors["vs_dm_labels"]),
                          ("DM vs truth", manifest.test_errors["dm_vs_truth"])):

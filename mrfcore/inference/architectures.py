@@ -20,6 +20,7 @@ __all__ = [
     "Standardise",
     "MRFResnetDecoder",
     "MRFResnetEncoder",
+    "MRFResnetInference",
     "MRFResnetNet",
     "RandomFourierFeatures",
     "ResCNN1D",
@@ -121,6 +122,57 @@ class MRFResnetNet(nn.Module):
         super().__init__()
         self.encoder = MRFResnetEncoder(in_features, width, blocks)
         self.decoder = MRFResnetDecoder(in_features, decoder_hidden)
+
+
+class MRFResnetInference:
+    """A trained :class:`MRFResnetNet` prepared for fast inference (no autograd).
+
+    The same functions as the network's encoder and decoder (equal to float32
+    round-off), computed with fingerprints as *columns*: every layer is then one
+    ``W @ X + b`` with a long ``X`` (width × batch), which BLAS runs several times faster
+    on a CPU than the network's ``X @ Wᵀ`` with 10-wide rows (measured here on 40,000
+    voxels, one thread: encoder 19 → 4 ms), and the ReLUs run in place.  The decoder's
+    input standardisation is folded into its first layer.
+    """
+
+    def __init__(self, network: MRFResnetNet) -> None:
+        encoder, decoder = network.encoder, network.decoder
+
+        def column(vector: torch.Tensor) -> torch.Tensor:
+            return vector.detach()[:, None].contiguous()
+
+        def matrix(weight: torch.Tensor) -> torch.Tensor:
+            return weight.detach().contiguous()
+
+        inverse_scale = 1.0 / encoder.standardise.scale
+        self.input_scale = column(inverse_scale)
+        self.input_shift = column(-encoder.standardise.mean * inverse_scale)
+        self.input_layer = (None if isinstance(encoder.input, nn.Identity)
+                            else (matrix(encoder.input.weight), column(encoder.input.bias)))
+        self.blocks = [(matrix(b.first.weight), column(b.first.bias), matrix(b.second.weight),
+                        column(b.second.bias)) for b in encoder.blocks]
+        self.output = (matrix(encoder.output.weight), column(encoder.output.bias))
+        first, second = decoder.layers[0], decoder.layers[2]
+        mean, scale = decoder.standardise.mean, decoder.standardise.scale
+        self.decoder_first = (matrix(first.weight / scale),
+                              column(first.bias - first.weight @ (mean / scale)))
+        self.decoder_second = (matrix(second.weight), column(second.bias))
+
+    def encode(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, in_features) → (B, 2) scaled targets, as ``MRFResnetEncoder``."""
+        x = torch.addcmul(self.input_shift, features.T, self.input_scale)
+        if self.input_layer is not None:
+            x = torch.addmm(self.input_layer[1], self.input_layer[0], x)
+        for first, first_bias, second, second_bias in self.blocks:
+            hidden = torch.addmm(first_bias, first, x).relu_()
+            x = torch.addmm(x, second, hidden).add_(second_bias)
+        return torch.addmm(self.output[1], self.output[0], x).relu_().T
+
+    def decode(self, targets: torch.Tensor) -> torch.Tensor:
+        """(B, 2) scaled targets → (B, in_features + 1), as ``MRFResnetDecoder``."""
+        hidden = torch.addmm(self.decoder_first[1], self.decoder_first[0],
+                             targets.T.contiguous()).relu_()
+        return torch.addmm(self.decoder_second[1], self.decoder_second[0], hidden).T
 
 
 # -------------------------------------------------------------------------- ResCNN-1D

@@ -203,7 +203,7 @@ def train_kernel_machine(sequence: Sequence, dictionary: Dictionary,
 
     from mrfcore.inference.architectures import KernelMachine as Machine
     from mrfcore.inference.architectures import count_parameters
-    from mrfcore.inference.learned import decoder_targets, network_inputs
+    from mrfcore.inference.learned import decoder_targets, network_features
     from mrfcore.inference.models import TargetScaling, TrainedModel
     from mrfcore.inference.training import (
         NoisyCopies,
@@ -223,7 +223,7 @@ def train_kernel_machine(sequence: Sequence, dictionary: Dictionary,
                       ARCHITECTURE["decoder_features"], seed=settings.seed).to(device)
     if data is None:
         data = NoisyCopies(dictionary, settings.noise, device, settings.seed,
-                           settings.match_chunk)
+                           settings.match_chunk, settings.labels)
     targets = scaling.encode(data.t1_ms, data.t2_ms)
     decoded_wanted = decoder_targets(data.atoms, data.norms, representation,
                                      choice.phase_reference_rad)
@@ -234,9 +234,9 @@ def train_kernel_machine(sequence: Sequence, dictionary: Dictionary,
     progress(800, 1000, "choosing bandwidths")
     pilot_count = min(20000, max(1000, data.size * 4 // 5))
     pilot, check = _first_copies(data, pilot_count, max(500, pilot_count // 4))
-    machine.standardise.fit(network_inputs(pilot.signals, representation)[0])
-    pilot_x = machine.standardise(network_inputs(pilot.signals, representation)[0])
-    check_x = machine.standardise(network_inputs(check.signals, representation)[0])
+    machine.standardise.fit(network_features(pilot.signals, representation)[0])
+    pilot_x = machine.standardise(network_features(pilot.signals, representation)[0])
+    check_x = machine.standardise(network_features(check.signals, representation)[0])
     base = _median_distance(pilot_x)
     choices = {}
     for index, rff in enumerate(machine.encoder_maps):
@@ -267,7 +267,7 @@ def train_kernel_machine(sequence: Sequence, dictionary: Dictionary,
     done = 0
     for batch in data.epoch(max(settings.batch_size, 4096)):
         stage(done, data.size, f"ridge sums: {done:,} of {data.size:,} copies")
-        features = machine.standardise(network_inputs(batch.signals, representation)[0])
+        features = machine.standardise(network_features(batch.signals, representation)[0])
         wanted = targets[batch.label]
         for index, (rff, accumulator) in enumerate(
             zip(machine.encoder_maps, accumulators, strict=True)
@@ -302,7 +302,7 @@ def train_kernel_machine(sequence: Sequence, dictionary: Dictionary,
     errors["decoder_nrmse_percent"] = decoder_test_nrmse(predictor, data, settings)
     model.manifest.test_errors = errors
     model.manifest.training = training_record(
-        settings, device, started, None,
+        settings, device, started, None, kind="km",
         optimiser="closed-form ridge regression (epochs and learning rates unused)",
         input_imaginary_fraction=choice.imaginary_fraction,
         selection={k: {n: (float(f"{v:.4g}") if isinstance(v, float) else v)

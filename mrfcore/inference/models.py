@@ -52,6 +52,7 @@ __all__ = [
     "find_model",
     "find_models",
     "load_model",
+    "load_model_cached",
     "model_available",
     "model_directories",
     "model_for_inputs",
@@ -104,7 +105,12 @@ class TargetScaling:
 
 @dataclass
 class ModelManifest:
-    """What a model is for and how it was made (JSON-able; see the module notes)."""
+    """What a model is for and how it was made (JSON-able; see the module notes).
+
+    ``sequence_te_ms`` is the sequence's echo time when it is the same for every frame
+    (``None`` otherwise): one schedule is used with several TEs (``ir-ramp-880``: 0.46 ms
+    spiral, 2.08 ms radial), which give different sequences (hashes) and models.
+    """
 
     kind: str
     sequence_name: str
@@ -123,6 +129,7 @@ class ModelManifest:
     software_version: str = ""
     created_utc: str = ""
     notes: str = ""
+    sequence_te_ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -323,6 +330,40 @@ def _negated(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
 
+_LOADED: dict[tuple[str, int, int], TrainedModel] = {}
+
+
+def load_model_cached(path: str | Path) -> TrainedModel:
+    """:func:`load_model`, remembered while the file is unchanged (same path, size and
+    modification time): a method run again on the same model skips the ~30 ms read.
+    The returned model is shared: do not modify it."""
+    path = Path(path)
+    try:
+        status = path.stat()
+    except OSError:
+        return load_model(path)
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    model = _LOADED.get(key)
+    if model is None:
+        model = load_model(path)
+        _LOADED.clear()  # a few models at most are in use; keep only the latest
+        _LOADED[key] = model
+    return model
+
+
+def _known_sequences(kind: str) -> str:
+    """Sequences (name, hash, TE) with a model of ``kind``, for messages."""
+    described = []
+    for entry in find_models(kind):
+        manifest = entry.manifest
+        te = manifest.sequence_te_ms
+        text = f"{manifest.sequence_name} ({manifest.sequence_hash}"
+        text += ")" if te is None else f", TE {te:g} ms)"
+        if text not in described:
+            described.append(text)
+    return ", ".join(described) or "none"
+
+
 def find_model(kind: str, sequence_hash: str) -> ModelEntry | None:
     """The best model of ``kind`` for a sequence, or ``None``."""
     found = find_models(kind, sequence_hash)
@@ -334,11 +375,9 @@ def model_available(kind: str, sequence_hash: str | None) -> bool:
     return sequence_hash is not None and find_model(kind, sequence_hash) is not None
 
 
-def _sequence_of(inputs: InferenceInputs) -> tuple[str, str, str]:
-    """(name, content hash, ``--sequence ...`` arguments of ``mrf train``) of the
-    sequence the inputs come from."""
-    from mrfcore.sequences import BUILTIN_SEQUENCES, builtin_sequence
-
+def _sequence_of(inputs: InferenceInputs) -> tuple[str, str, Any]:
+    """(name, content hash, sequence object or ``None``) of the sequence the inputs come
+    from."""
     images, dictionary = inputs.images, inputs.dictionary
     sequence = images.sequence
     if sequence is not None:
@@ -352,6 +391,14 @@ def _sequence_of(inputs: InferenceInputs) -> tuple[str, str, str]:
     else:
         name = str(dictionary.metadata.get("sequence_name", "unknown"))
         sequence_hash = dictionary.sequence_hash
+    return name, sequence_hash, sequence
+
+
+def _train_arguments(name: str, sequence_hash: str, sequence: Any) -> str:
+    """The ``--sequence ...`` arguments of ``mrf train`` for a sequence (only needed for
+    messages: hashing the built-ins costs ~15 ms)."""
+    from mrfcore.sequences import BUILTIN_SEQUENCES, builtin_sequence
+
     arguments = f"--sequence <schedule file of {name}>"
     if name in BUILTIN_SEQUENCES:
         builtin = builtin_sequence(name)
@@ -361,7 +408,7 @@ def _sequence_of(inputs: InferenceInputs) -> tuple[str, str, str]:
             builtin.with_te(float(sequence.te_ms[0])).content_hash() == sequence_hash
         ):
             arguments = f"--sequence {name} --te {float(sequence.te_ms[0]):g}"
-    return name, sequence_hash, arguments
+    return arguments
 
 
 def model_for_inputs(kind: str, inputs: InferenceInputs, model_file: str = "") -> TrainedModel:
@@ -373,10 +420,14 @@ def model_for_inputs(kind: str, inputs: InferenceInputs, model_file: str = "") -
         When no model of this kind exists for the sequence (saying how to train one), or
         ``model_file`` was trained for another sequence or is another kind of model.
     """
-    name, sequence_hash, arguments = _sequence_of(inputs)
+    name, sequence_hash, sequence = _sequence_of(inputs)
     label = MODEL_KINDS[kind]
+    # Models are matched by the sequence's content hash, which the echo time is part of.
+    te_text = ""
+    if sequence is not None and np.ptp(sequence.te_ms) == 0:
+        te_text = f", TE {float(sequence.te_ms[0]):g} ms"
     if model_file:
-        model = load_model(model_file)
+        model = load_model_cached(model_file)
         if model.manifest.kind != kind:
             raise ValueError(
                 f"{model_file}: a {model.manifest.label} model, not a {label} model"
@@ -385,15 +436,18 @@ def model_for_inputs(kind: str, inputs: InferenceInputs, model_file: str = "") -
         entry = find_model(kind, sequence_hash)
         if entry is None:
             raise ValueError(
-                f"no trained {label} for sequence {name} (hash {sequence_hash}); train one "
-                f"with: mrf train {arguments} --model {kind}"
+                f"no trained {label} for sequence {name} (hash {sequence_hash}{te_text}); "
+                f"trained "
+                f"{label} models exist for: {_known_sequences(kind)}; train one with: mrf "
+                f"train {_train_arguments(name, sequence_hash, sequence)} --model {kind}"
             )
-        model = load_model(entry.path)
+        model = load_model_cached(entry.path)
     if model.manifest.sequence_hash != sequence_hash:
+        arguments = _train_arguments(name, sequence_hash, sequence)
         raise ValueError(
             f"{model.path}: this {label} was trained for sequence "
             f"{model.manifest.sequence_name} (hash {model.manifest.sequence_hash}), not for "
-            f"{name} (hash {sequence_hash}); train one with: mrf train {arguments} "
+            f"{name} (hash {sequence_hash}{te_text}); train one with: mrf train {arguments} "
             f"--model {kind}"
         )
     return model

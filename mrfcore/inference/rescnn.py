@@ -111,8 +111,10 @@ class ResCNNPredictor:
         import torch
 
         from mrfcore.inference.architectures import ResCNN1D
+        from mrfcore.inference.learned import OutputBounds
 
         self.manifest = model.manifest
+        self.bounds = OutputBounds(model.manifest, device)
         self.scaling = model.manifest.target_scaling
         self.network = ResCNN1D(**model.manifest.architecture)
         self.network.load_state_dict(model.state_dict)
@@ -122,12 +124,17 @@ class ResCNNPredictor:
         self.nearest = None if dictionary is None else _NearestAtom(dictionary, model.basis,
                                                                      device)
 
-    def encode(self, signals: torch.Tensor) -> torch.Tensor:
-        """Scaled targets (B, 2) of signals (B, s) in the model's basis."""
+    def encode_unclamped(self, signals: torch.Tensor) -> torch.Tensor:
+        """Scaled targets (B, 2) of signals (B, s) in the model's basis, as the network
+        gives them."""
         from mrfcore.inference.learned import network_inputs
 
         aligned = network_inputs(signals, "real+imag")[1]
         return self.network(time_course_inputs(aligned, self.basis))
+
+    def encode(self, signals: torch.Tensor) -> torch.Tensor:
+        """Scaled targets (B, 2), clamped to the training grid's range."""
+        return self.bounds.clamp(self.encode_unclamped(signals))[0]
 
     def predict_ms(self, signals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
@@ -149,17 +156,19 @@ class ResCNNPredictor:
         t2 = torch.empty(count, device=self.device)
         pd = torch.empty(count, device=self.device, dtype=torch.complex64)
         residual = torch.empty(count, device=self.device)
+        outside = torch.empty(count, device=self.device, dtype=torch.bool)
         with torch.inference_mode():
             for part in batched(count, batch_size):
                 if progress is not None:
                     progress(part.start, count, f"ResCNN: voxel {part.start:,} of {count:,}")
                 x = signals[part]
-                t1[part], t2[part] = self.scaling.decode(self.encode(x))
+                outputs, outside[part] = self.bounds.clamp(self.encode_unclamped(x))
+                t1[part], t2[part] = self.scaling.decode(outputs)
                 atoms = self.nearest(t1[part], t2[part])
                 pd[part], residual[part] = pd_from_decoded(x, atoms, 0.0)
         if progress is not None:
             progress(count, count, "ResCNN done")
-        return NetworkEstimates(t1, t2, pd, residual)
+        return NetworkEstimates(t1, t2, pd, residual, outside, self.bounds.describe())
 
 
 def train_rescnn(sequence: Sequence, dictionary: Dictionary, settings: TrainingSettings,
@@ -188,7 +197,7 @@ def train_rescnn(sequence: Sequence, dictionary: Dictionary, settings: TrainingS
     basis = torch.from_numpy(np.ascontiguousarray(dictionary.basis)).to(device)
     if data is None:
         data = NoisyCopies(dictionary, settings.noise, device, settings.seed,
-                           settings.match_chunk)
+                           settings.match_chunk, settings.labels)
     targets = scaling.encode(data.t1_ms, data.t2_ms)
 
     def loss_of(batch) -> torch.Tensor:

@@ -190,25 +190,39 @@ def test_lookup_finds_user_models_by_sequence(mrfresnet_model):
     assert [e.path.name for e in find_models("mrfresnet", sequence_hash)] == ["tiny.pt"]
 
 
+# The shipped models: spiral ir-ramp-880 (its built-in TE 0.46 ms), radial ir-ramp-880
+# (TE 2.08 ms, as the pipeline benchmark scans it) and fisp-jiang2015.
+SHIPPED = [("ir-ramp-880", None), ("ir-ramp-880", 2.08), ("fisp-jiang2015", None)]
+
+
 def test_shipped_models_are_listed_for_the_builtin_sequences():
-    for name in ("ir-ramp-880", "fisp-jiang2015"):
-        sequence_hash = builtin_sequence(name).content_hash()
+    from mrfcore.bench.pipeline import TRAJECTORY_TE_MS
+    from mrfcore.sequences import load_sequence
+
+    assert TRAJECTORY_TE_MS == {"spiral": 0.46, "radial": 2.08}  # what SHIPPED covers
+    for name, te in SHIPPED:
+        sequence = load_sequence(name, te_ms=te)
+        sequence_hash = sequence.content_hash()
         for kind in ("mrfresnet", "km"):
             entries = [e for e in find_models(kind, sequence_hash) if e.shipped]
-            assert entries, f"no shipped {kind} for {name}"
-            assert entries[0].manifest.rank == 10
+            assert entries, f"no shipped {kind} for {name} TE {te}"
+            manifest = entries[0].manifest
+            assert manifest.rank == 10 and manifest.grid["kind"] == "paper"
+            assert manifest.sequence_te_ms == pytest.approx(float(sequence.te_ms[0]))
+            assert manifest.training["deviations_from_published"] is not None
         assert not model_available("rescnn", sequence_hash)  # none is shipped untrained
 
 
 @pytest.mark.parametrize("kind", ["mrfresnet", "km"])
-@pytest.mark.parametrize("name", ["ir-ramp-880", "fisp-jiang2015"])
-def test_shipped_models_estimate_noisy_fingerprints(kind, name):
+@pytest.mark.parametrize(("name", "te"), SHIPPED)
+def test_shipped_models_estimate_noisy_fingerprints(kind, name, te):
     """Off-grid fingerprints simulated here, σ = 0.01 noise, through the shipped model."""
     from mrfcore.inference.kernel_machine import KMPredictor
     from mrfcore.inference.mrfresnet import MRFResnetPredictor
+    from mrfcore.sequences import load_sequence
     from mrfcore.simulation import simulate_fingerprints
 
-    sequence = builtin_sequence(name)
+    sequence = load_sequence(name, te_ms=te)
     entry = next(e for e in find_models(kind, sequence.content_hash()) if e.shipped)
     model = load_model(entry.path)
     rng = np.random.default_rng(7)
@@ -272,6 +286,116 @@ def test_mrfresnet_maps_from_images(mrfresnet_model, dictionary, tmp_path):
     assert maps.provenance["model_file"] == str(path)
 
 
+def test_out_of_distribution_inputs_are_clamped_to_the_grid_and_flagged(mrfresnet_model,
+                                                                       dictionary, tmp_path):
+    """Random complex vectors (like heavily aliased voxels) drive the network far outside
+    its training grid (T1 of 0 ms, or ~1e12 ms with log targets): the maps hold the
+    grid's edges instead, and exactly those voxels are flagged."""
+    from mrfcore.inference.learned import EXTRA_OUT_OF_RANGE, network_features
+    from mrfcore.inference.mrfresnet import MRFResnetPredictor
+
+    rng = np.random.default_rng(5)
+    atoms = dictionary.atoms[rng.integers(0, dictionary.n_atoms, 15)]
+    random = rng.standard_normal((15, 6)) + 1j * rng.standard_normal((15, 6))
+    voxels = np.concatenate([atoms, random]).astype(np.complex64)  # (30, 6)
+    predictor = MRFResnetPredictor(mrfresnet_model, torch.device("cpu"))
+    with torch.inference_mode():
+        raw = predictor.encode_features(network_features(torch.from_numpy(voxels), "real")[0])
+        raw_t1, raw_t2 = (t.numpy() for t in predictor.scaling.decode(raw))
+    low_t1, high_t1, low_t2, high_t2 = 100.0, 3000.0, 20.0, 400.0  # GRID
+    outside = (raw_t1 < low_t1) | (raw_t1 > high_t1) | (raw_t2 < low_t2) | (raw_t2 > high_t2)
+    far = ((raw_t1 < 0.5 * low_t1) | (raw_t1 > 2 * high_t1) | (raw_t2 < 0.5 * low_t2)
+           | (raw_t2 > 2 * high_t2))
+    assert outside[15:].sum() >= 10 and far[15:].sum() >= 5
+    path = save_model(mrfresnet_model, tmp_path / "model.pt")
+    images = ImageSeries(voxels.T.reshape(6, 6, 5).copy(), Geometry((6, 5), (1.0, 1.0)),
+                         basis=dictionary.basis)
+    method = INFERENCE.get("mrfresnet")
+    maps = method.run(InferenceInputs(images, dictionary, "cpu"),
+                      method.options_type(model_file=str(path), mask_threshold=0.0))
+    t1, t2 = maps.t1_ms.reshape(-1), maps.t2_ms.reshape(-1)
+    assert np.all((t1 >= low_t1 * (1 - 1e-5)) & (t1 <= high_t1 * (1 + 1e-5)))
+    assert np.all((t2 >= low_t2 * (1 - 1e-5)) & (t2 <= high_t2 * (1 + 1e-5)))
+    flags = maps.extra[EXTRA_OUT_OF_RANGE].reshape(-1)
+    np.testing.assert_array_equal(flags, outside.astype(np.float32))
+    # Voxels inside the grid keep the network's values; the others sit on its edges.
+    np.testing.assert_allclose(t1[~outside], raw_t1[~outside], rtol=1e-4)
+    np.testing.assert_allclose(np.clip(raw_t1, low_t1, high_t1)[outside], t1[outside],
+                               rtol=1e-4)
+    np.testing.assert_allclose(np.clip(raw_t2, low_t2, high_t2)[outside], t2[outside],
+                               rtol=1e-4)
+    record = maps.provenance["out_of_range"]
+    assert record["voxels_clamped"] == int(outside.sum())
+    assert record["training_range_ms"] == {"t1_ms": [low_t1, high_t1], "t2_ms": [low_t2, high_t2]}
+    # PD comes from the decoded atom at the clamped estimate, so the fit is still valid.
+    residual = maps.extra[EXTRA_RESIDUAL].reshape(-1)
+    assert np.all(np.isfinite(maps.pd)) and np.all((residual >= 0) & (residual <= 1))
+
+
+@pytest.mark.parametrize("targets", ["linear", "log"])
+def test_output_bounds_clamp_in_the_scaled_space_of_either_target_kind(mrfresnet_model,
+                                                                        targets):
+    from dataclasses import replace
+
+    from mrfcore.inference.learned import OutputBounds
+
+    manifest = replace(mrfresnet_model.manifest, targets={"kind": targets},
+                       grid={"t1_extent_ms": [100.0, 3000.0], "t2_extent_ms": [20.0, 400.0]})
+    bounds = OutputBounds(manifest, torch.device("cpu"))
+    scaling = manifest.target_scaling
+    t1 = torch.tensor([50.0, 100.0, 1000.0, 9000.0, 1000.0, 1000.0])
+    t2 = torch.tensor([50.0, 50.0, 50.0, 50.0, 5.0, 1e6])
+    clamped, moved = bounds.clamp(scaling.encode(t1, t2))
+    back_t1, back_t2 = scaling.decode(clamped)
+    torch.testing.assert_close(back_t1, torch.tensor([100.0, 100.0, 1000.0, 3000.0, 1000.0,
+                                                      1000.0]), rtol=1e-5, atol=0)
+    torch.testing.assert_close(back_t2, torch.tensor([50.0, 50.0, 50.0, 50.0, 20.0, 400.0]),
+                               rtol=1e-5, atol=0)
+    assert moved.tolist() == [True, False, False, True, True, True]
+    nan_moved = bounds.clamp(torch.tensor([[float("nan"), 1.0]]))[1]
+    assert nan_moved.tolist() == [True]  # NaN is flagged, never passed off as in range
+    with pytest.raises(ValueError, match="records no T1 range"):
+        OutputBounds(replace(manifest, grid={}), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("representation", ["real", "real+imag"])
+def test_the_fast_inference_path_equals_the_networks(representation):
+    """Inference computes features, both networks and PD without complex tensors and
+    with fingerprints as columns; it must give the training modules' values."""
+    from mrfcore.inference.architectures import MRFResnetInference
+    from mrfcore.inference.learned import (
+        decoded_atoms,
+        fit_decoded,
+        network_features,
+        network_inputs,
+        pd_from_decoded,
+    )
+
+    torch.manual_seed(2)
+    signals = torch.randn(300, 6, dtype=torch.complex64)
+    signals[0] = 0  # no signal
+    signals[1, 0] = 0  # no first coefficient: left unrotated
+    in_features = 6 if representation == "real" else 12
+    network = MRFResnetNet(in_features)
+    network.encoder.standardise.fit(torch.randn(100, in_features) * 0.3 + 0.1)
+    network.decoder.standardise.fit(torch.rand(100, 2) * 3 + 4)
+    fast = MRFResnetInference(network.eval())
+    with torch.inference_mode():
+        reference = network_inputs(signals, representation)[0]
+        features, norms = network_features(signals, representation)
+        torch.testing.assert_close(features, reference, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(norms, signals.abs().square().sum(1).sqrt())
+        outputs = fast.encode(features)
+        torch.testing.assert_close(outputs, network.encoder(features), rtol=1e-4, atol=1e-5)
+        decoded = fast.decode(outputs)
+        torch.testing.assert_close(decoded, network.decoder(outputs), rtol=1e-4, atol=1e-5)
+        pd, residual = fit_decoded(signals, norms, decoded, representation, 0.4)
+        pd_ref, residual_ref = pd_from_decoded(signals, decoded_atoms(decoded, representation),
+                                               0.4)
+    torch.testing.assert_close(pd, pd_ref, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(residual, residual_ref, rtol=1e-4, atol=1e-4)
+
+
 def test_inputs_in_another_basis_or_in_time_give_the_same_maps(mrfresnet_model, dictionary,
                                                                tmp_path):
     path = str(save_model(mrfresnet_model, tmp_path / "model.pt"))
@@ -302,8 +426,10 @@ def test_a_model_for_another_sequence_is_refused_with_a_clear_message(mrfresnet_
     with pytest.raises(ValueError, match="no trained MRFResnet for sequence") as error:
         method.run(inputs)
     message = str(error.value)
-    assert f"for sequence {OTHER_SEQUENCE.name} (hash {OTHER_SEQUENCE.content_hash()})" in message
+    assert f"for sequence {OTHER_SEQUENCE.name} (hash {OTHER_SEQUENCE.content_hash()}" in message
     assert "train one with: mrf train --sequence" in message and "--model mrfresnet" in message
+    # It says which sequences do have a model (the shipped ones at least).
+    assert "trained MRFResnet models exist for: " in message and "ir-ramp-880 (" in message
     with pytest.raises(ValueError, match="was trained for sequence"):
         method.run(inputs, method.options_type(model_file=str(path)))
     with pytest.raises(ValueError, match="not a kernel machine"):
@@ -320,14 +446,16 @@ def test_a_dictionary_of_lower_rank_than_the_model_is_refused(mrfresnet_model, t
 
 
 def test_the_training_hint_names_the_echo_time_of_a_builtin_schedule():
-    radial = builtin_sequence("ir-ramp-880").with_te(2.08)
-    tiny = build_dictionary(radial, ParameterGrid.regular((500, 1500, 500), (50, 150, 50)),
+    # TE 3.1 ms: a variant of a built-in with no model (2.08 ms, radial, has one).
+    variant = builtin_sequence("ir-ramp-880").with_te(3.1)
+    tiny = build_dictionary(variant, ParameterGrid.regular((500, 1500, 500), (50, 150, 50)),
                             rank=3, device="cpu")
     images, _, _ = _phantom(tiny, (2, 2))
-    images.sequence = radial
+    images.sequence = variant
     with pytest.raises(ValueError, match="no trained MRFResnet") as error:
         INFERENCE.get("mrfresnet").run(InferenceInputs(images, tiny, "cpu"))
-    assert "mrf train --sequence ir-ramp-880 --te 2.08 --model mrfresnet" in str(error.value)
+    assert "mrf train --sequence ir-ramp-880 --te 3.1 --model mrfresnet" in str(error.value)
+    assert f"(hash {variant.content_hash()}, TE 3.1 ms)" in str(error.value)
 
 
 def test_rescnn_without_a_model_says_how_to_train_one(dictionary):

@@ -79,6 +79,47 @@ def test_the_training_set_is_labelled_once_and_revisited_each_epoch(dictionary):
     assert order_one != order_two
 
 
+def test_truth_labels_are_the_source_atoms_and_need_no_matching(dictionary, monkeypatch):
+    data = NoisyCopies(dictionary, noise=0.05, device=torch.device("cpu"), seed=0,
+                       labels="truth")
+    monkeypatch.setattr(data, "label", lambda signals: pytest.fail("matched a copy"))
+    data.build(2)
+    batches = list(data.epoch(200))
+    assert sum(len(b) for b in batches) == 2 * dictionary.n_atoms
+    for batch in batches:
+        assert torch.equal(batch.label, batch.source)
+        # Still noisy copies of their source atoms, with the stated noise.
+        clean = torch.from_numpy(dictionary.atoms / dictionary.norms[:, None])[batch.source]
+        assert float((batch.signals - clean).abs().square().mean()) == pytest.approx(
+            0.05**2, rel=0.2)
+    with pytest.raises(ValueError, match="labels"):
+        NoisyCopies(dictionary, noise=0.05, device=torch.device("cpu"), labels="oracle")
+
+
+def test_the_manifest_records_how_the_model_departs_from_the_published_recipe(dictionary):
+    from mrfcore.inference.training import recipe_deviations
+
+    settings = TrainingSettings(epochs=1, copies=2, batch_size=300, decoder_batch=32,
+                                labels="truth", test_samples=200)
+    model = train_model("mrfresnet", SEQUENCE, dictionary, settings, device="cpu")
+    training = model.manifest.training
+    assert training["labels"] == "truth" and training["decoder_batch"] == 32
+    assert training["deviations_from_published"] == [
+        "epochs 1 (published 20)", "copies 2 (published 50)", "labels truth (published dm)",
+        "decoder_batch 32 (published 0)",
+    ]
+    assert "not the published recipe" in training["labels_description"]
+    # targets="auto": linear outputs for MRFResnet (measured better), recorded as such.
+    assert training["targets"] == "linear" and model.manifest.targets["kind"] == "linear"
+    assert recipe_deviations(TrainingSettings().to_dict()) == []
+    # The kernel machine has no epochs, learning rate or decoder batch to depart from.
+    assert recipe_deviations({**TrainingSettings().to_dict(), "epochs": 1}, "km") == []
+    # Grid range and echo time are recorded for clamping and for messages.
+    assert model.manifest.grid["t1_extent_ms"] == [100.0, 3000.0]
+    assert model.manifest.grid["t2_extent_ms"] == [20.0, 400.0]
+    assert model.manifest.sequence_te_ms == pytest.approx(float(SEQUENCE.te_ms[0]))
+
+
 def test_mrfresnet_training_reduces_the_loss_and_beats_a_constant(dictionary):
     settings = TrainingSettings(epochs=3, copies=12, batch_size=64, test_samples=2000,
                                 final_learning_rate=1e-3)
@@ -99,6 +140,7 @@ def test_kernel_machine_fits_in_closed_form(dictionary):
     errors = model.manifest.test_errors["vs_truth"]
     assert errors["t1_mape_percent"] < 25 and errors["t2_mape_percent"] < 25
     assert model.manifest.test_errors["decoder_nrmse_percent"] < 40
+    assert model.manifest.targets["kind"] == "log"  # targets="auto" for KM
     selection = model.manifest.training["selection"]
     assert set(selection) == {"encoder_0", "encoder_1", "decoder"}
     assert model.manifest.n_parameters > 20_000
@@ -146,6 +188,10 @@ def test_settings_and_arguments_are_checked(dictionary):
         TrainingSettings(epochs=0)
     with pytest.raises(ValueError, match="targets"):
         TrainingSettings(targets="cubic")
+    with pytest.raises(ValueError, match="labels"):
+        TrainingSettings(labels="oracle")
+    with pytest.raises(ValueError, match="decoder_batch"):
+        TrainingSettings(decoder_batch=-1)
     with pytest.raises(ValueError, match="unknown model kind"):
         train_model("svm", SEQUENCE, dictionary)
     with pytest.raises(ValueError, match="simulated for sequence hash"):
