@@ -1,16 +1,35 @@
 """Fast group matching (FGM), after Cauley et al. 2015 ("Fast group matching for MR
 fingerprinting reconstruction", Magn Reson Med 74:523–528).
 
-The atoms are grouped once per dictionary (100 groups by default, as in the paper) by
-phase-invariant spherical k-means on the normalised compressed atoms; each group's
-representative is the unit vector closest to all its atoms.  A voxel is compared with
-the representatives first, then matched exhaustively inside the k groups whose
-representatives correlate best with it (k = "groups searched"; groups that provably
-cannot hold a better atom are skipped).  With k equal to the number of groups the
-result is exhaustive DM.
+The atoms are grouped once per dictionary by phase-invariant spherical k-means on the
+normalised compressed atoms; each group's representative is the unit vector closest to
+all its atoms.  A voxel is compared with every representative first, then matched
+exhaustively inside the group of its best representative and inside the groups whose
+boundary with that one passes within a small angle (the margin) of the voxel, at most
+"groups searched" groups.  Most voxels lie well inside one group and search only that
+one; voxels near a boundary search the neighbour too, as the best atom may lie across.
+The paper searches a fixed number of groups per voxel instead (margin ≥ π/4 here).
+
+On the paper's grid (113,781 atoms, rank 10) with 200 groups, noisy voxels of match
+correlation 0.996 / 0.97 / 0.88 / 0.76 get the atom of exhaustive DM in these % of
+cases, for these % of the voxel-atom pairs scored (``mrf bench matching``):
+
+=================  ==================================  ===========
+search             same atom as DM, %                  pairs, %
+=================  ==================================  ===========
+margin 0           97.6 / 96.1 / 93.7 / 90.2           0.9
+margin 0.01 rad    99.95 / 99.87 / 99.25 / 98.4        1.4
+margin 0.015 rad   99.95 / 99.92 / 99.58 / 99.1        1.7
+margin 0.02 rad    99.95 / 99.96 / 99.79 / 99.4        2.0
+2 groups (paper)   99.93 / 99.73 / 99.28 / 98.2        1.6
+=================  ==================================  ===========
+
+The default margin is 0.015 rad.  Coarser groups need a wider margin.  With "groups
+searched" equal to the number of groups and a margin ≥ π/4 the result is exhaustive DM.
 
 The grouping is cached in memory and on disk (in the user's cache folder, keyed by a
-hash of the atoms), so only the first run on a dictionary pays for it.
+hash of the atoms), so only the first run on a dictionary pays for it (2–3 s for
+200 groups of the paper's grid on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -33,14 +52,19 @@ class FGMOptions:
         "are left out (NaN in the maps)",
     )
     n_groups: int = option(
-        100, label="Atom groups", minimum=1, maximum=100000,
-        help="groups of similar atoms (100 in Cauley et al. 2015); computed once per "
+        200, label="Atom groups", minimum=1, maximum=100000,
+        help="groups of similar atoms (Cauley et al. 2015 used 100); computed once per "
         "dictionary and cached",
     )
     groups_searched: int = option(
-        2, label="Groups searched", minimum=1, maximum=100000,
-        help="groups matched exhaustively per voxel, best representatives first; more is "
-        "slower and closer to exhaustive DM",
+        4, label="Groups searched (at most)", minimum=1, maximum=100000,
+        help="most groups matched exhaustively per voxel, best representatives first",
+    )
+    margin: float = option(
+        0.015, label="Boundary margin", unit="rad", minimum=0.0, maximum=0.8, advanced=True,
+        help="a voxel also searches the groups whose boundary with the group of its best "
+        "representative lies within this angle of it; 0: one group per voxel (fastest); "
+        "π/4 (0.785) or more: always the 'groups searched' best groups, as in the paper",
     )
     mask_method: str = option(
         "relative", label="Background mask", choices=MASK_METHODS, advanced=True,
@@ -56,7 +80,8 @@ class FGMOptions:
 @INFERENCE.register("fgm", label="Fast group matching", options=FGMOptions)
 class FastGroupMatching:
     """Fast group matching (Cauley et al. 2015): voxels matched against group
-    representatives first, then inside the best few groups of atoms only."""
+    representatives first, then inside the group of the best one and the neighbouring
+    groups whose boundary is near the voxel only."""
 
     def run(self, inputs: InferenceInputs, options: FGMOptions, progress: Progress):
         from mrfcore.inference.grouping import atom_groups
@@ -69,10 +94,13 @@ class FastGroupMatching:
             groups = atom_groups(dictionary, options.n_groups, cache_dir() / "matching", stage)
             groups_holder["groups"] = groups
             searched = min(options.groups_searched, groups.n_groups)
-            details = {"search": f"fast group matching, {searched} of {groups.n_groups} "
-                                 "groups per voxel", "grouping": groups.method}
+            details = {"search": f"fast group matching, at most {searched} of "
+                                 f"{groups.n_groups} groups per voxel, boundary "
+                                 f"margin {options.margin:g} rad",
+                       "grouping": groups.method}
             return (
-                lambda x, atoms, p: match_grouped(x, atoms, groups, searched, p)
+                lambda x, atoms, p: match_grouped(x, atoms, groups, searched, p,
+                                                  margin=options.margin)
             ), details
 
         method = {"method": "fgm", "method_label": "Fast group matching",

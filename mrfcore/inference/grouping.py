@@ -36,7 +36,7 @@ __all__ = ["AtomGroups", "atom_groups", "build_groups", "dictionary_fingerprint"
 
 log = logging.getLogger(__name__)
 
-GROUPING_VERSION = 1
+GROUPING_VERSION = 2
 """Part of the on-disk cache key of groupings; bump when :func:`build_groups` changes."""
 
 
@@ -130,24 +130,56 @@ def build_groups(
         pick = int(generator.choice(n_atoms, p=weights / total)) if total > 0 else count
         centres = torch.cat([centres, atoms[[pick]]])
         closest = torch.minimum(closest, 1.0 - similarity(atoms[[pick]])[:, 0])
-    labels = similarity(centres).argmax(dim=1)
+    _, labels = _closest_centres(atom_rows, centres)
     for iteration in range(iterations):
         progress(n_groups + iteration, n_groups + iterations, "grouping atoms: k-means")
         centres = _group_centres(atoms, labels, n_groups)
-        fit = similarity(centres)
-        new_labels = fit.argmax(dim=1)
+        fit, new_labels = _closest_centres(atom_rows, centres)
         # An emptied group takes the atom that fits its own centre worst.
         counts = torch.bincount(new_labels, minlength=n_groups)
         for empty in torch.nonzero(counts == 0).flatten().tolist():
-            worst = int(fit.gather(1, new_labels[:, None]).argmin())
+            worst = int(fit.argmin())
             new_labels[worst] = empty
-            fit[worst, :] = 2.0  # never pick the same atom twice
+            fit[worst] = 2.0  # never pick the same atom twice
         if torch.equal(new_labels, labels):
             break
         labels = new_labels
     centres = _group_centres(atoms, labels, n_groups)
     return _groups_from_labels(atoms, labels.numpy(), centres, f"spherical k-means, "
                                f"{n_groups} groups, seed {seed}")
+
+
+def _closest_centres(
+    atom_rows: torch.Tensor, centres: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``max_g |<c_g, d̂_j>|²`` (N,), its g (N,)) for atoms given as real rows
+    ``[Re d̂, Im d̂]`` (N, 2s): the matching kernel, with the centres as the atoms."""
+    import torch
+
+    from mrfcore.inference.matching import _AtomTable, _Scorer
+    from mrfcore.inference.parallel import (
+        PIECES_PER_THREAD,
+        cpu_workers,
+        in_parallel,
+        torch_threads,
+    )
+
+    n_atoms, device = atom_rows.shape[0], atom_rows.device
+    table = _AtomTable(centres, None, [0, centres.shape[0]])
+    fit = torch.empty(n_atoms, device=device)
+    labels = torch.empty(n_atoms, dtype=torch.int64, device=device)
+    workers = cpu_workers(device)
+    pieces = PIECES_PER_THREAD * workers
+    cuts = [n_atoms * i // pieces for i in range(pieces + 1)]
+
+    def assign(first: int, stop: int) -> None:
+        _Scorer(table, device).best(atom_rows[first:stop], 0, fit[first:stop],
+                                    labels[first:stop])
+
+    with torch_threads(1):
+        in_parallel([(lambda _, a=a, b=b: assign(a, b))
+                     for a, b in zip(cuts[:-1], cuts[1:], strict=True)], workers)
+    return fit, labels
 
 
 def _group_centres(atoms: torch.Tensor, labels: torch.Tensor, n_groups: int) -> torch.Tensor:

@@ -351,7 +351,7 @@ def _matcher(dictionary: Dictionary, unit_atoms: torch.Tensor,
     """Dictionary matching of signals in the dictionary's subspace, as the DM method does
     it (:mod:`mrfcore.inference.dm`): the dense search on a GPU, the pruned exhaustive
     search over atom groups on a CPU (same atoms; groupings cached where DM keeps them)."""
-    from mrfcore.inference.dm import device_atoms
+    from mrfcore.inference.dm import DMOptions, device_atoms
     from mrfcore.inference.grouping import atom_groups
     from mrfcore.inference.matching import match_dense, match_grouped
     from mrfcore.resources import cache_dir
@@ -359,7 +359,8 @@ def _matcher(dictionary: Dictionary, unit_atoms: torch.Tensor,
     normalised = device_atoms(dictionary, device)["normalised"]
     if device.type != "cpu" or dictionary.n_atoms < _GROUPED_MATCHING_ATOMS:
         return lambda signals: match_dense(signals, normalised).indices
-    groups = atom_groups(dictionary, 100, cache_dir() / "matching")
+    # DM's own group count, so that both use one cached grouping.
+    groups = atom_groups(dictionary, DMOptions().n_groups, cache_dir() / "matching")
     return lambda signals: match_grouped(signals, normalised, groups).indices
 
 

@@ -47,7 +47,15 @@ def test_noiseless_atoms_give_their_exact_parameters_and_complex_pd(dictionary, 
     assert maps.provenance["method"] == "dm" and search in maps.provenance["search"]
 
 
-def test_noisy_matches_equal_a_float64_brute_force_reference(dictionary):
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    # With 2 threads the CPU work is split over Python threads (mrfcore.inference.parallel).
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(1)
+
+
+def test_noisy_matches_equal_a_float64_brute_force_reference(dictionary, threads):
     signals, _, _ = noisy_voxels(dictionary, 400, 0.15, seed=2)
     expected, sorted_correlation = reference_match(dictionary, signals)
     # Keep the comparison meaningful: no voxel has two atoms within float32 round-off.
