@@ -14,7 +14,8 @@ import numpy as np
 from mrfcore import nufft
 
 
-def _split(count: int, parts: int) -> list[slice]:
+def split(count: int, parts: int) -> list[slice]:
+    """``count`` items as at most ``parts`` contiguous, nearly equal slices."""
     bounds = np.linspace(0, count, parts + 1).round().astype(int)
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
@@ -32,13 +33,13 @@ def adjoint(
     if workers <= 1:
         return nufft.adjoint(values, coords, shape, eps=eps, in_order=in_order)
     if n >= workers:
-        pieces = _split(n, workers)
+        pieces = split(n, workers)
         parts = nufft.map_parallel(
             lambda part: nufft.adjoint(values[part], coords, shape, eps=eps, in_order=in_order),
             pieces,
         )
         return np.concatenate(parts)
-    pieces = _split(points, workers)
+    pieces = split(points, workers)
     parts = nufft.map_parallel(
         lambda part: nufft.adjoint(
             np.ascontiguousarray(values[:, part]), coords[part], shape, eps=eps, in_order=in_order
@@ -53,6 +54,6 @@ def forward(images: np.ndarray, coords: np.ndarray, eps: float) -> np.ndarray:
     workers = nufft.worker_count()
     if workers <= 1:
         return nufft.forward(images, coords, eps=eps)
-    pieces = _split(coords.shape[0], workers)
+    pieces = split(coords.shape[0], workers)
     parts = nufft.map_parallel(lambda part: nufft.forward(images, coords[part], eps=eps), pieces)
     return np.concatenate(parts, axis=-1)

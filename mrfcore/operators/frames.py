@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mrfcore import nufft
 from mrfcore.operators import _parallel
 from mrfcore.progress import Progress
 
@@ -97,7 +98,9 @@ class FrameGroups:
         numpy.ndarray
             complex64, shape (batch, n, groups, points).
         """
-        weights = np.asarray(weights, dtype=np.complex64)
+        # C order: a transposed (Fortran-ordered) V^H would give the broadcast product
+        # below a layout that every later reshape has to copy (~0.2 s per coil here).
+        weights = np.ascontiguousarray(weights, dtype=np.complex64)
         if self.n_groups == self.n_frames and np.array_equal(self.index, np.arange(self.n_frames)):
             return (weights[None, :, :, None] * values[:, None]).astype(np.complex64, copy=False)
         batch, _, points = values.shape
@@ -159,16 +162,32 @@ def grid_frames(
     coords = groups.flat_points
     per_item = n * groups.n_groups * points * 8
     chunk = max(1, min(batch, _CHUNK_BYTES // max(per_item, 1)))
+    workers = nufft.worker_count()
+    pieces = _parallel.split(n, workers) if n >= workers > 1 else []
     out = np.empty((batch, n, *shape), np.complex64)
     for start in range(0, batch, chunk):
         stop = min(batch, start + chunk)
         values = samples[start:stop]
         if density is not None:
             values = values * density[None].astype(np.float32, copy=False)
-        reduced = groups.reduce(weights, values).reshape((stop - start) * n, -1)
-        # Readouts are stored sample after sample: already a local order.
-        images = _parallel.adjoint(reduced, coords, shape, eps, in_order=True)
-        out[start:stop] = images.reshape(stop - start, n, *shape)
+
+        def grid(piece: slice, values: np.ndarray = values) -> np.ndarray:
+            reduced = groups.reduce(weights[piece], values)
+            reduced = reduced.reshape(reduced.shape[0] * reduced.shape[1], -1)
+            # Readouts are stored sample after sample: already a local order.
+            return nufft.adjoint(reduced, coords, shape, eps=eps, in_order=True)
+
+        if pieces:
+            # One piece of the outputs per thread, weighting its own samples too: the
+            # products (~0.08 s per coil here; numpy releases the GIL) then run in
+            # parallel instead of before the transforms.
+            parts = nufft.map_parallel(grid, pieces)
+            for piece, images in zip(pieces, parts, strict=True):
+                out[start:stop, piece] = images.reshape(stop - start, -1, *shape)
+        else:
+            reduced = groups.reduce(weights, values).reshape((stop - start) * n, -1)
+            images = _parallel.adjoint(reduced, coords, shape, eps, in_order=True)
+            out[start:stop] = images.reshape(stop - start, n, *shape)
         if progress is not None:
             progress(stop, batch, "gridding")
     return out
