@@ -11,10 +11,13 @@ and κ = Re⟨X_zf, A^H W y⟩ / ‖X_zf‖² is 1 with density weighting (the d
 rescales λ to the data term without it (:func:`mrfcore.recon._iterative.reconstruct_subspace`).
 So λ is the TV weight of an equivalent denoising problem ½‖X − X̂‖² + λ TV(X) as a
 fraction of the image peak.  The paper's 0.2 was relative to another normalisation and
-does not carry over.  Default 0.002: on the simulated 200×200 brain (8 coils, spiral,
-SNR 50) PSNR peaked near λ = 0.001–0.002 and fell by 1 dB at 0.003 and 2.5 dB at 0.005;
-noisier data want more.  Stopping: relative change below 1e-3 came after ~20
-iterations there, within 0.3 dB of the plateau.
+does not carry over.  Default 0.003, chosen on the maps rather than the images: on the
+simulated 200×200 brain (1 coil, SNR 50, ``mrf bench pipeline``) LRTV + DM gave T1/T2
+MAPE 1.2/2.0 % (spiral) and 4.2/4.8 % (radial) at λ = 0.002, 1.7/2.4 and 2.9/3.8 % at
+0.003, 2.1/2.9 and 2.9/3.9 % at 0.004: one λ that serves both trajectories.  The TSMI
+PSNR peaks lower (near 0.001–0.002 for the 8-coil spiral, 1 dB less at 0.003); noisier
+data want more.  Stopping: relative change below 1e-3 came after ~20 iterations there,
+within 0.3 dB of the plateau.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = ["LRTV", "LRTVOptions"]
 @dataclass
 class LRTVOptions(IterativeOptions):
     lam: float = option(
-        0.002,
+        0.003,
         label="TV weight λ",
         unit="× max |ZF|",
         minimum=0.0,
