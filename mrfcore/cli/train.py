@@ -50,8 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="learning rate at the end of the exponential decay (default 1e-4)")
     parser.add_argument("--targets", choices=("auto", "linear", "log"), default="auto",
                         help="network outputs: T1/1000 ms and T2/100 ms (linear) or log T; "
-                        "auto (default): linear for MRFResnet, log for KM and ResCNN, the "
-                        "better of the two for each as measured on ir-ramp-880")
+                        "auto (default): log, which gave the better maps for MRFResnet "
+                        "and KM (see mrfcore.inference.training.AUTO_TARGETS)")
     parser.add_argument("--test-samples", type=int, default=20000,
                         help="noisy copies for the test errors in the manifest (default 20000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -109,8 +109,8 @@ def test_the_manifest_records_how_the_model_departs_from_the_published_recipe(di
         "decoder_batch 32 (published 0)",
     ]
     assert "not the published recipe" in training["labels_description"]
-    # targets="auto": linear outputs for MRFResnet (measured better), recorded as such.
-    assert training["targets"] == "linear" and model.manifest.targets["kind"] == "linear"
+    # targets="auto": log outputs for MRFResnet (better maps), recorded as such.
+    assert training["targets"] == "log" and model.manifest.targets["kind"] == "log"
     assert recipe_deviations(TrainingSettings().to_dict()) == []
     # The kernel machine has no epochs, learning rate or decoder batch to depart from.
     assert recipe_deviations({**TrainingSettings().to_dict(), "epochs": 1}, "km") == []
