@@ -74,16 +74,13 @@ class KMPredictor(EncoderDecoderPredictor):
                  dictionary: Dictionary | None = None) -> None:
         from mrfcore.inference.architectures import KernelMachine as Machine
 
-        manifest = model.manifest
-        arch = manifest.architecture
-        self.manifest = manifest
-        self.scaling = manifest.target_scaling
-        self.machine = Machine(manifest.in_features, arch["encoder_features"],
+        super().__init__(model, device)
+        arch = model.manifest.architecture
+        self.machine = Machine(model.manifest.in_features, arch["encoder_features"],
                                arch["decoder_features"])
         self.machine.load_state_dict(model.state_dict)
         self.machine.restore_bandwidths()
         self.machine.to(device).eval()
-        self.device = device
 
     def encode_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.machine.encode(features)

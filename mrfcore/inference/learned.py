@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrfcore.inference.common import MASK_METHODS
-from mrfcore.inference.models import ModelManifest, TargetScaling, model_for_inputs
+from mrfcore.inference.models import ModelManifest, TrainedModel, model_for_inputs
 from mrfcore.methods import option
 
 if TYPE_CHECKING:
@@ -462,29 +462,24 @@ class NetworkEstimates:
 class EncoderDecoderPredictor:
     """A loaded encoder–decoder model (MRFResnet, KM) on a device.
 
-    Subclasses set ``manifest``, ``scaling`` and ``device`` and implement
+    Subclasses call this ``__init__``, build their network, and implement
     :meth:`encode_features` (network input → scaled targets) and :meth:`decode_targets`
     (scaled targets → shape values and log-norm).
     """
 
     label = "model"
-    manifest: ModelManifest
-    scaling: TargetScaling
-    device: Any
+
+    def __init__(self, model: TrainedModel, device: Any) -> None:
+        self.manifest = model.manifest
+        self.scaling = model.manifest.target_scaling
+        self.device = device
+        self.bounds = OutputBounds(model.manifest, device)
 
     def encode_features(self, features: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def decode_targets(self, outputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
-
-    @property
-    def bounds(self) -> OutputBounds:
-        """The training grid's range (built on first use)."""
-        bounds = getattr(self, "_bounds", None)
-        if bounds is None:
-            bounds = self._bounds = OutputBounds(self.manifest, self.device)
-        return bounds
 
     def encode(self, signals: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Scaled targets (B, 2), clamped to the training range, and the normalised

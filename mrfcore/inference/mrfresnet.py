@@ -81,17 +81,14 @@ class MRFResnetPredictor(EncoderDecoderPredictor):
                  dictionary: Dictionary | None = None) -> None:
         from mrfcore.inference.architectures import MRFResnetInference, MRFResnetNet
 
-        manifest = model.manifest
-        arch = manifest.architecture
-        self.manifest = manifest
-        self.scaling = manifest.target_scaling
+        super().__init__(model, device)
+        arch = model.manifest.architecture
         self.network = MRFResnetNet(
-            manifest.in_features, arch["width"], arch["blocks"], arch["decoder_hidden"]
+            model.manifest.in_features, arch["width"], arch["blocks"], arch["decoder_hidden"]
         )
         self.network.load_state_dict(model.state_dict)
         self.network.to(device).eval()
         self.fast = MRFResnetInference(self.network)
-        self.device = device
 
     def encode_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.fast.encode(features)
