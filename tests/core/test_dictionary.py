@@ -48,16 +48,7 @@ def _direct_fingerprints(sequence, grid) -> np.ndarray:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # These tensors are tiny: with two threads on a busy 2-core machine torch spends far
-    # longer waiting for its threads than computing (measured: up to 100× slower).
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

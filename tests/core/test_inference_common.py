@@ -15,15 +15,7 @@ from mrfcore.inference.common import (
 )
 from mrfcore.methods import InferenceInputs
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These tests check numbers on small arrays; torch's thread pool only adds overhead
-    # there (and, on a loaded 2-core CI machine, waits of milliseconds per operation).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

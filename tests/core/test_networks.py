@@ -42,13 +42,7 @@ FAST = TrainingSettings(epochs=4, copies=16, batch_size=64, test_samples=2000,
                         learning_rate=0.01, final_learning_rate=1e-3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny networks gain nothing from threads; on a shared 2-core machine they thrash.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

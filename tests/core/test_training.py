@@ -28,13 +28,7 @@ SEQUENCE = short_sequence()  # 55 frames
 GRID = ParameterGrid.regular((100, 3000, 100), (20, 400, 20))  # 600 atoms
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny networks gain nothing from threads; on a shared 2-core machine they thrash.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
