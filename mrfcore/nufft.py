@@ -105,6 +105,7 @@ def adjoint(
     eps: float = 1e-6,
     nthreads: int = 1,
     in_order: bool = False,
+    upsampfac: float | None = None,
 ) -> np.ndarray:
     """Type-1 NUFFT, the adjoint of :func:`forward`: samples → images on the grid.
 
@@ -120,6 +121,8 @@ def adjoint(
         The points already come in a local order (readout after readout), so finufft
         need not sort them: on MRF spirals its sort and the gather it implies took
         ~15 % of the transform.
+    upsampfac
+        finufft's grid oversampling (``None``: its own choice).
 
     Returns
     -------
@@ -140,6 +143,7 @@ def adjoint(
         nthreads=nthreads,
         modeord=0,
         spread_sort=0 if in_order else 2,
+        **({} if upsampfac is None else {"upsampfac": float(upsampfac)}),
     )
     images = images.reshape((samples.shape[0], *shape)) / np.sqrt(np.prod(shape)).astype(
         images.real.dtype

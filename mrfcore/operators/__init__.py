@@ -3,8 +3,9 @@
 - :mod:`~mrfcore.operators.base`: composable operators with adjoint and normal views.
 - :class:`NufftOp` (per-frame NUFFT, CPU), :class:`CoilOp`, :class:`SubspaceOp`,
   :class:`DiagonalOp`: the pieces of ``A = F S V``.
-- :func:`trajectory_density` (from :func:`pipe_menon_density`): density compensation
-  of the time-averaged trajectory, per frame.
+- :func:`trajectory_density` (from :func:`annulus_density` or
+  :func:`pipe_menon_density`): density compensation of the time-averaged trajectory,
+  per frame.
 - :class:`FrameGroups`, :func:`grid_frames`: the joint adjoint NUFFT used by ZF, VS and
   to form ``A^H y`` once.
 - :func:`toeplitz_kernel`, :class:`ToeplitzNormal`: ``A^H A`` by FFTs, for iterations.
@@ -17,6 +18,7 @@ from mrfcore.operators.base import Adjoint, Compose, Identity, LinearOperator
 from mrfcore.operators.coil import CoilOp
 from mrfcore.operators.density import (
     DiagonalOp,
+    annulus_density,
     frame_density,
     pipe_menon_density,
     trajectory_density,
@@ -37,6 +39,7 @@ __all__ = [
     "NufftOp",
     "SubspaceOp",
     "ToeplitzNormal",
+    "annulus_density",
     "frame_density",
     "grid_frames",
     "pipe_menon_density",

@@ -26,23 +26,24 @@ def adjoint(
     shape: tuple[int, ...],
     eps: float,
     in_order: bool = False,
+    upsampfac: float | None = None,
 ) -> np.ndarray:
     """:func:`mrfcore.nufft.adjoint` of (n, points) values → (n, *shape), in parallel."""
     workers = nufft.worker_count()
     n, points = values.shape
+    options = {"eps": eps, "in_order": in_order, "upsampfac": upsampfac}
     if workers <= 1:
-        return nufft.adjoint(values, coords, shape, eps=eps, in_order=in_order)
+        return nufft.adjoint(values, coords, shape, **options)
     if n >= workers:
         pieces = split(n, workers)
         parts = nufft.map_parallel(
-            lambda part: nufft.adjoint(values[part], coords, shape, eps=eps, in_order=in_order),
-            pieces,
+            lambda part: nufft.adjoint(values[part], coords, shape, **options), pieces
         )
         return np.concatenate(parts)
     pieces = split(points, workers)
     parts = nufft.map_parallel(
         lambda part: nufft.adjoint(
-            np.ascontiguousarray(values[:, part]), coords[part], shape, eps=eps, in_order=in_order
+            np.ascontiguousarray(values[:, part]), coords[part], shape, **options
         ),
         pieces,
     )

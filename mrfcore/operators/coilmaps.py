@@ -67,15 +67,23 @@ def calibration_images(
 
     ndim = groups.points.shape[-1]
     frames = groups.n_frames
+    # The taper vanishes outside |k| = size/2: only the readout points that fall inside
+    # for some frame are weighted and summed (a fraction of the readout for spirals and
+    # spokes, which is most of the saving over gridding everything).
     radius = np.linalg.norm(groups.points, axis=-1)  # (groups, points)
-    inside = np.all(np.abs(groups.points) < size / 2, axis=-1)
-    taper = np.where(inside, 0.5 + 0.5 * np.cos(np.pi * np.minimum(radius / (size / 2), 1)), 0)
+    columns = np.flatnonzero((radius < size / 2).any(axis=0))
+    points = groups.points[:, columns]
+    radius = radius[:, columns]
+    inside = radius < size / 2
+    taper = np.where(inside, 0.5 + 0.5 * np.cos(np.pi * radius / (size / 2)), 0)
     # Sum each group's frames in k-space first (one point set per group), weighted by
     # density and taper: the time average of the gridded frames.
-    weights = (density * taper[groups.index] / frames).astype(np.float32)
-    values = groups.reduce(np.ones((1, frames), np.complex64), samples * weights[None])[:, 0]
+    weights = (density[:, columns] * taper[groups.index] / frames).astype(np.float32)
+    values = groups.reduce(
+        np.ones((1, frames), np.complex64), samples[:, :, columns] * weights[None]
+    )[:, 0]
     keep = inside.reshape(-1)
-    coords = groups.flat_points[keep]
+    coords = points.reshape(-1, ndim)[keep]
     flat = np.ascontiguousarray(values.reshape(values.shape[0], -1)[:, keep])
     images = _parallel.adjoint(flat, coords, (size,) * ndim, eps)
     # Same FOV, fewer points: the orthonormal scaling differs by sqrt(N_low / N_high)

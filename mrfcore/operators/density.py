@@ -19,8 +19,9 @@ transforms are finufft's (on a grid a little larger than N, see
 - samples near k = 0, where every interleaf starts and the density is singular, keep
   their exact Voronoi areas (otherwise the image scale came out 5–10 % high);
 - for rotated copies of one interleaf the weights are averaged over frames per readout
-  point (:func:`frame_density`), and computed from a subset of the rotations
-  (:func:`trajectory_density`).
+  point (:func:`frame_density`); for many rotations of a spiral that average is the
+  area of each point's annulus in |k|, computed directly (:func:`annulus_density`),
+  and spokes use a subset of the rotations (:func:`trajectory_density`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mrfcore.progress import Progress
 
 __all__ = [
     "DiagonalOp",
+    "annulus_density",
     "frame_density",
     "pipe_menon_density",
     "sampled_cells",
@@ -242,6 +244,41 @@ def frame_density(weights: np.ndarray, groups: FrameGroups) -> np.ndarray:
     return (frames * weights[groups.index]).astype(np.float32)
 
 
+def annulus_density(groups: FrameGroups) -> np.ndarray:
+    """Per-readout-point weights of many rotated copies of one interleaf, (points,).
+
+    The union of many evenly spread rotations is rotationally symmetric, so the area a
+    readout point stands for, averaged over the rotations (what :func:`frame_density`
+    computes from Pipe–Menon weights), is the area of its annulus in |k| – the 1-D
+    Voronoi cell of its radius among the readout's radii – shared by every copy.  For
+    spokes this is the ramp ``2π|k|·Δk``, with the exact disc at k = 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (points,): one frame's weights, summing to the sampled disc's area
+        (1/FOV units²).
+    """
+    radius = np.linalg.norm(groups.points[0].astype(np.float64), axis=-1)
+    keys, inverse, copies = np.unique(
+        np.round(radius / _RADIUS_QUANTUM).astype(np.int64),
+        return_inverse=True,
+        return_counts=True,
+    )
+    radii = keys * _RADIUS_QUANTUM
+    if radii.size < 2:
+        raise ValueError("the trajectory's readout has fewer than two distinct |k| values")
+    # Cell edges halfway between neighbouring radii; the last cell extends as far out as
+    # its inner half reaches in.
+    edges = np.concatenate([[0.0], (radii[1:] + radii[:-1]) / 2, [1.5 * radii[-1] - radii[-2] / 2]])
+    areas = np.pi * np.diff(edges**2)
+    return (areas / copies)[inverse.reshape(-1)].astype(np.float32)
+
+
+# Readout radii closer than this (1/FOV units) share one annulus: two halves of a spoke.
+_RADIUS_QUANTUM = 1e-6
+
+
 def trajectory_density(
     groups: FrameGroups,
     shape: Sequence[int],
@@ -251,19 +288,27 @@ def trajectory_density(
     """Per-frame density compensation D (frames, points) for a whole MRF trajectory.
 
     For rotated copies of one interleaf (:func:`frame_density`'s rotation average) the
-    weights are a function of the readout point alone, which an evenly spread subset of
-    ``max_groups`` rotations determines as well as all of them (their union still
-    samples k-space many times over), at a fraction of the cost.  Other trajectories
-    use the union of all frames.
+    weights are a function of the readout point alone.  With more than ``max_groups``
+    rotations of a spiral-out interleaf (|k| increasing along the readout) that average
+    is :func:`annulus_density`, at no cost (it agreed with Pipe–Menon to 0.2 % on the
+    880-frame spiral, except at the outermost point).  Other rotated interleaves, such
+    as spokes, get Pipe–Menon on an evenly spread subset of ``max_groups`` rotations:
+    their subset leaves gaps between spokes above |k| ≈ N/5, so the weights roll off
+    below the exact ramp there, and that roll-off measured better maps than the ramp
+    (simulated brain, radial: LRTV-DM T1 / T2 MAPE 2.9 / 3.8 % against 5.2 / 5.5 %).
+    Other trajectories use the union of all frames.
     """
     shape = tuple(int(n) for n in shape)
-    if _same_radii(groups) and groups.n_groups > max_groups:
+    if not (_same_radii(groups) and groups.n_groups > max_groups):
+        return frame_density(pipe_menon_density(groups, shape, progress=progress), groups)
+    if np.all(np.diff(np.linalg.norm(groups.points[0], axis=-1)) > 0):
+        profile = annulus_density(groups)
+    else:
         stride = int(np.ceil(groups.n_groups / max_groups))
         subset = FrameGroups(groups.points[::stride], np.arange(len(groups.points[::stride])))
         weights = pipe_menon_density(subset, shape, progress=progress)
         profile = frame_density(weights, subset)[0]
-        return np.broadcast_to(profile, (groups.n_frames, profile.shape[0])).astype(np.float32)
-    return frame_density(pipe_menon_density(groups, shape, progress=progress), groups)
+    return np.broadcast_to(profile, (groups.n_frames, profile.shape[0])).astype(np.float32)
 
 
 class DiagonalOp(LinearOperator):

@@ -32,6 +32,11 @@ _GROUP_QUANTUM = 1e-5
 # memory, and makes each finufft call short enough (≲ 1 s) for progress and cancel.
 _CHUNK_BYTES = 128 * 2**20
 
+# finufft picks a 1.25× grid for MRF's dense joint point sets, but spreading dominates
+# there and the 2× grid's narrower kernel was 7–15 % faster (spiral and radial, eps
+# 1e-3 and 1e-4, one thread) – and more accurate.
+GRIDDING_UPSAMPFAC = 2.0
+
 
 @dataclass
 class FrameGroups:
@@ -175,7 +180,9 @@ def grid_frames(
             reduced = groups.reduce(weights[piece], values)
             reduced = reduced.reshape(reduced.shape[0] * reduced.shape[1], -1)
             # Readouts are stored sample after sample: already a local order.
-            return nufft.adjoint(reduced, coords, shape, eps=eps, in_order=True)
+            return nufft.adjoint(
+                reduced, coords, shape, eps=eps, in_order=True, upsampfac=GRIDDING_UPSAMPFAC
+            )
 
         if pieces:
             # One piece of the outputs per thread, weighting its own samples too: the
@@ -186,7 +193,9 @@ def grid_frames(
                 out[start:stop, piece] = images.reshape(stop - start, -1, *shape)
         else:
             reduced = groups.reduce(weights, values).reshape((stop - start) * n, -1)
-            images = _parallel.adjoint(reduced, coords, shape, eps, in_order=True)
+            images = _parallel.adjoint(
+                reduced, coords, shape, eps, in_order=True, upsampfac=GRIDDING_UPSAMPFAC
+            )
             out[start:stop] = images.reshape(stop - start, n, *shape)
         if progress is not None:
             progress(stop, batch, "gridding")

@@ -19,9 +19,11 @@ from mrfcore.operators import (
     Identity,
     NufftOp,
     SubspaceOp,
+    annulus_density,
     frame_density,
     grid_frames,
     pipe_menon_density,
+    trajectory_density,
 )
 
 N, FRAMES, RANK, COILS = 24, 30, 4, 3
@@ -170,3 +172,80 @@ def test_pipe_menon_follows_the_radial_ramp_and_keeps_the_image_scale():
     image = nufft.adjoint(values * per_frame / frames, points, (n, n), eps=1e-9).real
     inside = np.hypot(x, y) < 0.3 * n
     assert abs(image[inside].mean() - 1) < 0.04
+
+
+def golden_spiral_coords(n: int, frames: int, readout: int = 120, turns: float = 3.0):
+    """One spiral interleaf per frame, rotated by the golden angle (frames, readout, 2)."""
+    tau = np.linspace(0, 1, readout)
+    base = (n / 2) * tau * np.exp(2j * np.pi * turns * tau)
+    k = base[None] * np.exp(1j * np.deg2rad(137.508) * np.arange(frames))[:, None]
+    return np.stack([k.real, k.imag], -1).astype(np.float32)
+
+
+def voronoi_areas(points: np.ndarray) -> np.ndarray:
+    """Area of each point's Voronoi cell (NaN if unbounded); coincident points split theirs."""
+    from scipy.spatial import ConvexHull, Voronoi
+
+    unique, inverse, copies = np.unique(
+        np.round(points.astype(np.float64), 6), axis=0, return_inverse=True, return_counts=True
+    )
+    diagram = Voronoi(unique)
+    areas = np.full(len(unique), np.nan)
+    for index, region in enumerate(diagram.point_region):
+        vertices = diagram.regions[region]
+        if vertices and -1 not in vertices:
+            areas[index] = ConvexHull(diagram.vertices[vertices]).volume
+    inverse = inverse.reshape(-1)
+    return areas[inverse] / copies[inverse]
+
+
+def test_annulus_density_is_the_rotation_average_of_the_unions_voronoi_areas():
+    n, frames = 32, 260
+    coords = golden_spiral_coords(n, frames, readout=80)
+    groups = FrameGroups.from_trajectory(coords)
+    areas = voronoi_areas(coords.reshape(-1, 2)).reshape(frames, -1)
+    radius = np.hypot(*coords[0].T)
+    # The outermost cells are unbounded or reach past the sampled disc.
+    interior = radius < 0.8 * n / 2
+    average = np.nanmean(areas[:, interior], axis=0)
+    per_copy = annulus_density(groups)[interior] / frames
+    # Blocks of readout points: single rotation averages still scatter a little.
+    blocks = np.array_split(np.arange(interior.sum()), 10)
+    ratios = [per_copy[b].sum() / average[b].sum() for b in blocks]
+    assert np.allclose(ratios, 1.0, atol=0.01), ratios
+    # Spokes: the ramp π·|k|·Δk per half-spoke copy, and the disc of radius Δk/2 at 0.
+    spokes = FrameGroups.from_trajectory(radial_coords(n, frames))
+    radius = np.hypot(*spokes.points[0].T)
+    weights = annulus_density(spokes)
+    ring = (radius > 0) & (radius < n / 2 - 1)
+    assert np.allclose(weights[ring], np.pi * radius[ring] * 0.5, rtol=1e-5)
+    assert weights[radius == 0] == pytest.approx(np.pi * 0.25**2, rel=1e-5)
+
+
+def test_trajectory_density_uses_annuli_for_many_rotations_and_keeps_the_image_scale():
+    n, frames = 32, 300
+    coords = golden_spiral_coords(n, frames, readout=400, turns=6.0)
+    groups = FrameGroups.from_trajectory(coords)
+    density = trajectory_density(groups, (n, n), max_groups=256)
+    assert np.array_equal(density, np.broadcast_to(annulus_density(groups), density.shape))
+    # Below the threshold: Pipe–Menon on the union, rotation-averaged.  Both agree
+    # away from the edge.
+    union = trajectory_density(groups, (n, n), max_groups=frames)
+    radius = np.hypot(*coords[0].T)
+    inside = (radius > 2) & (radius < 0.8 * n / 2)
+    assert np.allclose(density[0, inside].sum() / union[0, inside].sum(), 1.0, atol=0.02)
+    # Gridding a smooth disk with these weights returns it at its own scale.
+    y, x = np.mgrid[:n, :n] - (n - 1) / 2
+    disk = (np.hypot(x, y) < 0.35 * n).astype(np.complex128)
+    points = coords.reshape(-1, 2)
+    values = nufft.forward(disk, points, eps=1e-9)
+    image = nufft.adjoint(values * density.reshape(-1) / frames, points, (n, n), eps=1e-9).real
+    assert abs(image[np.hypot(x, y) < 0.3 * n].mean() - 1) < 0.04
+    # Spokes keep Pipe–Menon on a subset of rotations, which rolls off below the ramp
+    # where the subset leaves gaps between spokes.
+    spokes = FrameGroups.from_trajectory(radial_coords(n, frames))
+    radius = np.hypot(*spokes.points[0].T)
+    subset = trajectory_density(spokes, (n, n), max_groups=32)[0]
+    ramp = annulus_density(spokes)
+    outer = (radius > 0.6 * n / 2) & (radius < n / 2 - 1)
+    assert subset[outer].sum() < 0.9 * ramp[outer].sum()
