@@ -84,19 +84,12 @@ class ViewSharing:
     def run(
         self, inputs: ReconstructionInputs, options: VSOptions, progress: Progress
     ) -> ImageSeries:
-        from mrfcore.recon._common import (
-            DIRECT_METHOD_EPS,
-            make_series,
-            prepare,
-            subspace_adjoint,
-        )
+        from mrfcore.recon._common import make_series, prepare, subspace_adjoint
 
         prepared = prepare(inputs, options, progress.stage(0.0, 0.5, "prepare"))
         start = time.perf_counter()
         weights = view_sharing_weights(prepared.basis, options.width)
-        images = subspace_adjoint(
-            prepared, weights, progress=progress.stage(0.5, 1.0, "VS"), eps=DIRECT_METHOD_EPS
-        )
+        images = subspace_adjoint(prepared, weights, progress=progress.stage(0.5, 1.0, "VS"))
         return make_series(
             images,
             inputs,

@@ -31,15 +31,13 @@ def zero_filled(
     inputs: ReconstructionInputs, options: ZFOptions | None = None, progress: Progress | None = None
 ) -> ImageSeries:
     """The ZF subspace images (s, *N) of ``inputs``; see :class:`ZeroFilled`."""
-    from mrfcore.recon._common import DIRECT_METHOD_EPS, make_series, prepare, subspace_adjoint
+    from mrfcore.recon._common import make_series, prepare, subspace_adjoint
 
     options = ZFOptions() if options is None else options
     progress = Progress() if progress is None else progress
     prepared = prepare(inputs, options, progress.stage(0.0, 0.5, "prepare"))
     start = time.perf_counter()
-    images = subspace_adjoint(
-        prepared, progress=progress.stage(0.5, 1.0, "ZF"), eps=DIRECT_METHOD_EPS
-    )
+    images = subspace_adjoint(prepared, progress=progress.stage(0.5, 1.0, "ZF"))
     return make_series(
         images,
         inputs,
