@@ -289,9 +289,10 @@ def trajectory_density(
 
     For rotated copies of one interleaf (:func:`frame_density`'s rotation average) the
     weights are a function of the readout point alone.  With more than ``max_groups``
-    rotations of a spiral-out interleaf (|k| increasing along the readout) that average
-    is :func:`annulus_density`, at no cost (it agreed with Pipe–Menon to 0.2 % on the
-    880-frame spiral, except at the outermost point).  Other rotated interleaves, such
+    evenly spread rotations (no gap above 10°) of a spiral-out interleaf (|k| increasing
+    along the readout) that average is :func:`annulus_density`, at no cost (it agreed
+    with Pipe–Menon to 0.2 % on the 880-frame spiral, except at the outermost point).
+    Other rotated interleaves, or rotations that leave a gap, such
     as spokes, get Pipe–Menon on an evenly spread subset of ``max_groups`` rotations:
     their subset leaves gaps between spokes above |k| ≈ N/5, so the weights roll off
     below the exact ramp there, and that roll-off measured better maps than the ramp
@@ -301,7 +302,7 @@ def trajectory_density(
     shape = tuple(int(n) for n in shape)
     if not (_same_radii(groups) and groups.n_groups > max_groups):
         return frame_density(pipe_menon_density(groups, shape, progress=progress), groups)
-    if np.all(np.diff(np.linalg.norm(groups.points[0], axis=-1)) > 0):
+    if _spiral_out(groups) and _evenly_rotated(groups):
         profile = annulus_density(groups)
     else:
         stride = int(np.ceil(groups.n_groups / max_groups))
@@ -309,6 +310,25 @@ def trajectory_density(
         weights = pipe_menon_density(subset, shape, progress=progress)
         profile = frame_density(weights, subset)[0]
     return np.broadcast_to(profile, (groups.n_frames, profile.shape[0])).astype(np.float32)
+
+
+def _spiral_out(groups: FrameGroups) -> bool:
+    return bool(np.all(np.diff(np.linalg.norm(groups.points[0], axis=-1)) > 0))
+
+
+# Largest angle between neighbouring rotations for the union to count as rotationally
+# symmetric (radians; golden-angle and evenly cycled sets of > 256 rotations have gaps
+# below 2°).
+_LARGEST_ROTATION_GAP = np.deg2rad(10.0)
+
+
+def _evenly_rotated(groups: FrameGroups) -> bool:
+    """Whether the groups' rotations leave no gap in angle above _LARGEST_ROTATION_GAP."""
+    outermost = int(np.argmax(np.linalg.norm(groups.points[0], axis=-1)))
+    x, y = groups.points[:, outermost].T
+    angles = np.sort(np.arctan2(y, x))
+    gaps = np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi]))
+    return bool(gaps.max() <= _LARGEST_ROTATION_GAP)
 
 
 class DiagonalOp(LinearOperator):

@@ -228,6 +228,12 @@ def test_trajectory_density_uses_annuli_for_many_rotations_and_keeps_the_image_s
     groups = FrameGroups.from_trajectory(coords)
     density = trajectory_density(groups, (n, n), max_groups=256)
     assert np.array_equal(density, np.broadcast_to(annulus_density(groups), density.shape))
+    # Rotations confined to half a turn are not rotationally symmetric: no annuli.
+    base = coords[0, :, 0] + 1j * coords[0, :, 1]
+    k = base[None] * np.exp(1j * np.linspace(0, np.pi, frames, endpoint=False))[:, None]
+    half_turn = FrameGroups.from_trajectory(np.stack([k.real, k.imag], -1).astype(np.float32))
+    confined = trajectory_density(half_turn, (n, n), max_groups=256)[0]
+    assert not np.allclose(confined, annulus_density(half_turn), rtol=0.01)
     # Below the threshold: Pipe–Menon on the union, rotation-averaged.  Both agree
     # away from the edge.
     union = trajectory_density(groups, (n, n), max_groups=frames)
