@@ -110,42 +110,29 @@ def run_matching(
     ``matcher_factory(dictionary, batch, progress)`` does any per-dictionary set-up
     (grouping) and returns the matcher and provenance entries describing it.
     """
+    import torch
+
     from mrfcore.device import select_device
     from mrfcore.inference.parallel import cpu_workers, torch_threads
 
     device = select_device(inputs.device)
-    # Small operations on a CPU: one intra-op thread (the matching splits its own work
-    # over the threads; see mrfcore.inference.parallel).
-    with torch_threads(1) if cpu_workers(device) > 1 else nullcontext():
-        return _run_matching(inputs, device, mask_threshold, mask_method, matcher_factory,
-                             method, progress)
-
-
-def _run_matching(
-    inputs: InferenceInputs,
-    device: torch.device,
-    mask_threshold: float,
-    mask_method: str,
-    matcher_factory: Callable[[Dictionary, VoxelBatch, Progress],
-                              tuple[Matcher, dict[str, Any]]],
-    method: dict[str, Any],
-    progress: Progress,
-) -> tuple[QuantitativeMaps, VoxelBatch, MatchResult]:
-    import torch
-
     timings: dict[str, float] = {}
     started = time.perf_counter()
     dictionary = inputs.dictionary
-    progress(0, 1000, "projecting and masking")
-    batch = prepare_voxels(inputs, mask_threshold, device, mask_method)
-    atoms = device_atoms(dictionary, device)
-    timings["prepare_s"] = time.perf_counter() - started
-    mark = time.perf_counter()
-    matcher, details = matcher_factory(dictionary, batch, progress.stage(0.02, 0.3, "preparing"))
-    timings["setup_s"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    result = matcher(batch.signals, atoms["normalised"], progress.stage(0.3, 0.97))
-    timings["match_s"] = time.perf_counter() - mark
+    # Small operations on a CPU: one intra-op thread (the matching splits its own work
+    # over the threads; see mrfcore.inference.parallel).
+    with torch_threads(1) if cpu_workers(device) > 1 else nullcontext():
+        progress(0, 1000, "projecting and masking")
+        batch = prepare_voxels(inputs, mask_threshold, device, mask_method)
+        atoms = device_atoms(dictionary, device)
+        timings["prepare_s"] = time.perf_counter() - started
+        mark = time.perf_counter()
+        stage = progress.stage(0.02, 0.3, "preparing")
+        matcher, details = matcher_factory(dictionary, batch, stage)
+        timings["setup_s"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        result = matcher(batch.signals, atoms["normalised"], progress.stage(0.3, 0.97))
+        timings["match_s"] = time.perf_counter() - mark
     index = result.indices
     chosen = atoms["atoms"][index]
     inner = (chosen.conj() * batch.signals).sum(dim=1)  # <x, d> = d^H x
